@@ -1,0 +1,158 @@
+// `/Microsoft-Server-ActiveSync`: OPTIONS tells a client what the server speaks; POST carries one
+// command. Everything that can be refused from the headers alone — credentials, query, version,
+// command, content type — is refused before the body is read.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendAsyncHookHandler } from 'fastify';
+import type { CommandHandler, CommandResult, CommandTable } from '../commands/index.ts';
+import type { Config } from '../config.ts';
+import type { Db } from '../state/db.ts';
+import { decode, encode, WbxmlError, type WbxmlElement } from '../wbxml/index.ts';
+import { accountName, type Authenticator } from './auth.ts';
+import { HttpError } from './errors.ts';
+import { COMMAND_NAMES, parseEasRequest, type CommandName, type EasRequest } from './query.ts';
+import './request-state.ts'; // the request fields set here
+
+export const ACTIVESYNC_PATH = '/Microsoft-Server-ActiveSync';
+export const WBXML_MEDIA_TYPE = 'application/vnd.ms-sync.wbxml';
+
+/** EAS 2.5 clients may send the older name of the WBXML type. */
+const WBXML_MEDIA_TYPES = new Set([WBXML_MEDIA_TYPE, 'application/vnd.ms-sync']);
+/** In EAS 12.1 and earlier these commands send the message itself, as message/rfc822, not WBXML. */
+const MIME_COMMANDS = new Set<CommandName>(['SendMail', 'SmartForward', 'SmartReply']);
+const MIME_MEDIA_TYPE = 'message/rfc822';
+
+export interface ActiveSyncOptions {
+  config: Config;
+  db: Db;
+  authenticator: Authenticator;
+  commands: CommandTable;
+}
+
+/** The highest protocol version offered doubles as the server's version. */
+function serverVersion(config: Config): string {
+  return Math.max(...config.protocolVersions.map(Number)).toFixed(1);
+}
+
+/** What a client learns from OPTIONS — and from every 401, since clients probe with bad credentials. */
+export function discoveryHeaders(config: Config, commands: CommandTable): Record<string, string> {
+  return {
+    'MS-Server-ActiveSync': serverVersion(config),
+    'MS-ASProtocolVersions': config.protocolVersions.join(','),
+    'MS-ASProtocolCommands': COMMAND_NAMES.filter((name) => commands[name] !== undefined).join(','),
+    Allow: 'OPTIONS,POST',
+    Public: 'OPTIONS,POST',
+  };
+}
+
+export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOptions): void {
+  const { config, db, authenticator, commands } = options;
+  const discovery = discoveryHeaders(config, commands);
+  const addServerVersion: onSendAsyncHookHandler = async (_request, reply) => {
+    reply.header('MS-Server-ActiveSync', discovery['MS-Server-ActiveSync']);
+  };
+
+  const commandFor = (request: EasRequest): CommandHandler => {
+    const handler = commands[request.command];
+    if (handler === undefined) throw new HttpError(501, `command ${request.command} is not implemented`);
+    return handler;
+  };
+
+  app.options(ACTIVESYNC_PATH, { onSend: addServerVersion }, async (request, reply) => {
+    // No credentials needed to ask; but credentials that are sent must be right, so a client that
+    // checks its password this way learns the truth.
+    if (request.headers.authorization !== undefined) await authenticator.authenticateRequest(request);
+    return reply.headers(discovery).send();
+  });
+
+  app.post(ACTIVESYNC_PATH, {
+    bodyLimit: config.limits.maxBodyBytes,
+    onSend: addServerVersion,
+    onRequest: async (request) => {
+      // The query is parsed first so that even a 401's log line names the device (which phone has
+      // the stale password?), but bad credentials are reported before a bad query.
+      let queryError: unknown;
+      try {
+        request.easRequest = parseEasRequest({
+          query: rawQuery(request),
+          headers: request.headers,
+          clientAddress: request.ip,
+        });
+      } catch (error) {
+        queryError = error;
+      }
+      const user = await authenticator.authenticateRequest(request);
+      const eas = request.easRequest;
+      if (eas === null) throw queryError;
+      if (!config.protocolVersions.includes(eas.protocolVersion)) {
+        const offered = config.protocolVersions.join(',');
+        throw new HttpError(
+          400,
+          `protocol version ${eas.protocolVersion} is not offered (offered: ${offered})`,
+        );
+      }
+      if (eas.user !== undefined && accountName(eas.user) !== user.name) {
+        throw new HttpError(403, `User parameter "${eas.user}" is not the authenticated user "${user.name}"`);
+      }
+      commandFor(eas);
+      checkContentType(request, eas.command);
+    },
+    handler: async (request, reply) => {
+      const eas = request.easRequest;
+      const user = request.account;
+      if (eas === null || user === null) throw new Error('request reached its handler unauthenticated');
+      const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined;
+      const mime = body !== undefined && mediaType(request) === MIME_MEDIA_TYPE ? body : undefined;
+      const tree = body !== undefined && mime === undefined ? decodeBody(body, config) : undefined;
+      const result = await commandFor(eas)({ request: eas, user, config, log: request.log, db, mime }, tree);
+      return send(request, reply, result);
+    },
+  });
+}
+
+function send(request: FastifyRequest, reply: FastifyReply, result: CommandResult): FastifyReply {
+  switch (result.kind) {
+    case 'wbxml':
+      request.protocolStatus = result.protocolStatus ?? null;
+      return reply.type(WBXML_MEDIA_TYPE).send(encode(result.tree));
+    case 'empty':
+      request.protocolStatus = result.protocolStatus ?? null;
+      return reply.send();
+    case 'http':
+      if (result.reason !== undefined) request.failure = { reason: result.reason };
+      return reply
+        .code(result.status)
+        .headers(result.headers ?? {})
+        .send();
+  }
+}
+
+/** A body must be WBXML, or MIME for the commands that send messages; an empty body is the handler's call. */
+function checkContentType(request: FastifyRequest, command: CommandName): void {
+  const length = Number(request.headers['content-length'] ?? 0);
+  const hasBody = length > 0 || request.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return;
+  const type = mediaType(request);
+  if (WBXML_MEDIA_TYPES.has(type) || (type === MIME_MEDIA_TYPE && MIME_COMMANDS.has(command))) return;
+  throw new HttpError(415, `content type "${type}" is not accepted for ${command}`);
+}
+
+function decodeBody(body: Buffer, config: Config): WbxmlElement {
+  try {
+    return decode(body, { maxBytes: config.limits.maxBodyBytes, maxDepth: config.limits.maxWbxmlDepth });
+  } catch (error) {
+    if (error instanceof WbxmlError) throw new HttpError(400, `malformed WBXML body: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The media type of the Content-Type header: lower case, without parameters. */
+function mediaType(request: FastifyRequest): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** The query exactly as sent: base64 queries must not go through form decoding, which eats `+`. */
+function rawQuery(request: FastifyRequest): string {
+  const url = request.raw.url ?? '';
+  const question = url.indexOf('?');
+  return question === -1 ? '' : url.slice(question + 1);
+}

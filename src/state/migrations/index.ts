@@ -1,0 +1,10 @@
+// Every migration, in order. Names sort as they run; a migration, once released, never changes.
+
+import type { Migration } from 'kysely';
+import * as users from './0001-users.ts';
+import * as devices from './0002-devices.ts';
+
+export const migrations: Record<string, Migration> = {
+  '0001-users': users,
+  '0002-devices': devices,
+};
