@@ -7,7 +7,7 @@ import { startServer } from '../../src/http/server.ts';
 import { SQLITE_FILE_NAME } from '../../src/state/db.ts';
 import { UserStore } from '../../src/state/users.ts';
 import { openDatabase } from '../../src/state/db.ts';
-import { selfSignedCertificate } from '../client/self-signed.ts';
+import { selfSignedCertificate } from '../helpers/self-signed.ts';
 import { createTestDatabase } from '../helpers/databases.ts';
 import { ALICE, basic } from './harness.ts';
 

@@ -1,0 +1,44 @@
+// The `airsync` command: picks the command group and turns failures into exit codes
+// (0 done, 1 failed with one line saying why, 2 the command line itself is wrong).
+import { UsageError } from './options.ts';
+
+const USAGE = `Usage: airsync <command> [options]
+
+Commands:
+  serve                          run the ActiveSync server
+  user add|list|passwd|remove    manage the users who may sync
+  probe URL --user NAME          check a server from a phone's side
+
+Run "airsync <command> --help" for the options of a command. Every command takes
+--data DIR (default ./data) and --config FILE; AIRSYNC_* environment variables override the file.`;
+
+type Command = (args: string[]) => Promise<number>;
+
+// Loaded on demand, so that `airsync user` does not load the HTTP server, nor `probe` the database.
+const COMMANDS = new Map<string, () => Promise<Command>>([
+  ['serve', async () => (await import('./serve.ts')).serve],
+  ['user', async () => (await import('./user.ts')).user],
+  ['probe', async () => (await import('./probe.ts')).probe],
+]);
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  try {
+    if (name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (name === undefined) throw new UsageError('no command given', USAGE);
+    const load = COMMANDS.get(name);
+    if (load === undefined) throw new UsageError(`unknown command: ${name}`, USAGE);
+    const command = await load();
+    return await command(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`airsync: ${error.message}\n\n${error.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`airsync: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,5 @@
+export { EasClient } from './client.ts';
+export type { EasClientOptions, EasOptionsResponse, EasResponse, QueryForm, SendOptions } from './client.ts';
+export type { AutodiscoverResult } from './autodiscover.ts';
+export { EasConnectionError } from './transport.ts';
+export type { ConnectionFailure } from './transport.ts';
