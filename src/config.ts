@@ -35,6 +35,13 @@ const configSchema = z.strictObject({
   /** Behind a reverse proxy: true, or the proxies' addresses/CIDRs, so client addresses are real. */
   trustProxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Device security policies. `off`: none are sent and devices sync without provisioning. `required`:
+   * a device syncs only once it has applied the policy. `allow`: the policy is sent, and a device that
+   * cannot apply it (or never asks) syncs anyway; one that did apply it must keep it current.
+   * Remote wipe works in every mode.
+   */
+  provisioning: z.enum(['off', 'required', 'allow']).default('allow'),
   auth: z
     .strictObject({
       /** How long a verified user/password pair skips the password hash (0 = always hash). */
@@ -54,6 +61,22 @@ const configSchema = z.strictObject({
         .default(15 * 60),
     })
     .prefault({}),
+  /** The domain of users' addresses that have none of their own (`name@mailDomain`); unset: the public host. */
+  mailDomain: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/i, 'expected a domain name, e.g. example.org')
+    .optional(),
+  /**
+   * Encrypts secrets at rest (recovery passwords). Unset: a random key in dataDir/secret.key, made on
+   * first use — fine for one server; processes that share a PostgreSQL database must all be given
+   * the same secretKey, or each reads only what it wrote itself.
+   */
+  secretKey: z
+    .string()
+    .min(32, 'expected at least 32 characters, e.g. from `openssl rand -base64 32`')
+    .optional(),
+  /** Protocol log entries kept per device account, oldest dropped first; 0 keeps none. */
+  deviceLogEntries: z.int().min(0).default(200),
   limits: z
     .strictObject({
       /** SendMail carries whole messages with attachments. */
@@ -127,6 +150,10 @@ const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: 'AIRSYNC_PUBLIC_URL', path: ['publicUrl'], parse: String },
   { name: 'AIRSYNC_PROTOCOL_VERSIONS', path: ['protocolVersions'], parse: list },
   { name: 'AIRSYNC_LOG_LEVEL', path: ['logLevel'], parse: String },
+  { name: 'AIRSYNC_PROVISIONING', path: ['provisioning'], parse: String },
+  { name: 'AIRSYNC_MAIL_DOMAIN', path: ['mailDomain'], parse: String },
+  { name: 'AIRSYNC_SECRET_KEY', path: ['secretKey'], parse: String },
+  { name: 'AIRSYNC_DEVICE_LOG_ENTRIES', path: ['deviceLogEntries'], parse: Number },
   { name: 'AIRSYNC_TLS_CERT', path: ['tls', 'cert'], parse: String },
   { name: 'AIRSYNC_TLS_KEY', path: ['tls', 'key'], parse: String },
   {

@@ -7,6 +7,8 @@ const USAGE = `Usage: airsync <command> [options]
 Commands:
   serve                          run the ActiveSync server
   user add|list|passwd|remove    manage the users who may sync
+  device list|show|wipe|…        see and manage the devices that synced
+  policy list|show|set|assign|…  manage the security policy sets devices apply
   probe URL --user NAME          check a server from a phone's side
 
 Run "airsync <command> --help" for the options of a command. Every command takes
@@ -18,6 +20,8 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS = new Map<string, () => Promise<Command>>([
   ['serve', async () => (await import('./serve.ts')).serve],
   ['user', async () => (await import('./user.ts')).user],
+  ['device', async () => (await import('./device.ts')).device],
+  ['policy', async () => (await import('./policy.ts')).policy],
   ['probe', async () => (await import('./probe.ts')).probe],
 ]);
 

@@ -63,3 +63,16 @@ export function configFor(
     overrides: values.data === undefined ? overrides : { ...overrides, dataDir: values.data },
   });
 }
+
+/** Refuses every option the command `name` does not take; the common options are always taken. */
+export function refuseOtherOptions(
+  values: Record<string, unknown>,
+  taken: readonly string[],
+  name: string,
+  usage: string,
+): void {
+  for (const option of Object.keys(values)) {
+    if (option in COMMON_OPTIONS || taken.includes(option)) continue;
+    throw new UsageError(`${name} takes no --${option}`, usage);
+  }
+}

@@ -1,18 +1,22 @@
 // `airsync probe`: looks at a server from a phone's side and says in plain words what it saw, so that
-// a failing account can be diagnosed without capturing its traffic.
+// a failing account can be diagnosed without capturing its traffic. It provisions like a phone, but
+// never acknowledges a remote wipe: a probe must not make a server believe a phone erased itself.
 import { readFile } from 'node:fs/promises';
-import { EasClient, EasConnectionError } from '../client/index.ts';
-import type { EasOptionsResponse, EasResponse } from '../client/index.ts';
+import { EasClient, EasConnectionError, provision } from '../client/index.ts';
+import type { EasOptionsResponse, EasResponse, ProvisionOutcome, SendOptions } from '../client/index.ts';
+import type { CommandName } from '../http/query.ts';
 import type { Config } from '../config.ts';
 import { ACTIVESYNC_PATH } from '../http/activesync.ts';
-import { WbxmlError, children, childText, el } from '../wbxml/index.ts';
+import { WbxmlError, child, children, childText, el, type WbxmlElement } from '../wbxml/index.ts';
 import { COMMON_USAGE, UsageError, configFor, parseCommandLine } from './options.ts';
 import { readPasswordLine } from './password.ts';
 
 export const PROBE_USAGE = `Usage: airsync probe [URL] --user NAME [options]
 
 Checks an ActiveSync server the way a phone would: is it reachable, which protocol versions and
-commands does it offer, are the credentials accepted, and what does an authenticated request get.
+commands does it offer, are the credentials accepted, what does an authenticated request get, and
+which security policy does the device get when it provisions. A pending remote wipe is reported,
+never acknowledged: it stays pending.
 URL is the server's address (https://mail.example.org) or its full endpoint URL; without it, the
 server of the configuration (its public URL, else its listen address) is probed.
 The password comes from AIRSYNC_PASSWORD or the first line of standard input.
@@ -35,6 +39,34 @@ const PROBE_OPTIONS = {
   timeout: { type: 'string' },
 } as const;
 
+/** A client that never acknowledges a remote wipe, and notes the temporary key it acknowledges. */
+class ProbeClient extends EasClient {
+  /** The temporary key of the policy download, which the acknowledgement carries as its key. */
+  acknowledgedKey: string | undefined;
+
+  override async send(
+    command: CommandName,
+    tree?: WbxmlElement,
+    options?: SendOptions,
+  ): Promise<EasResponse> {
+    if (command === 'Provision' && tree !== undefined) {
+      const wipe = tree.children.find(
+        ({ name }) => name === 'RemoteWipe' || name === 'AccountOnlyRemoteWipe',
+      );
+      if (wipe !== undefined) throw new WipeLeftPending(wipe.name === 'RemoteWipe' ? 'device' : 'account');
+      if (this.policyKey !== undefined) this.acknowledgedKey = this.policyKey;
+    }
+    return super.send(command, tree, options);
+  }
+}
+
+/** The server asked for a wipe, and the probe left it unacknowledged. */
+class WipeLeftPending extends Error {
+  constructor(readonly scope: 'device' | 'account') {
+    super(`a ${scope} wipe is pending`);
+  }
+}
+
 export async function probe(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, PROBE_OPTIONS, PROBE_USAGE);
   if (values.help) {
@@ -52,7 +84,7 @@ export async function probe(args: string[]): Promise<number> {
 
   const password = process.env.AIRSYNC_PASSWORD ?? (await readPasswordLine());
   if (password === '') throw new Error('no password: set AIRSYNC_PASSWORD or give it on standard input');
-  const client = new EasClient({
+  const client = new ProbeClient({
     url: url.href,
     user: values.user,
     password,
@@ -74,7 +106,7 @@ export async function probe(args: string[]): Promise<number> {
   }
 }
 
-async function probeWith(client: EasClient, requestedVersion: string | undefined): Promise<number> {
+async function probeWith(client: ProbeClient, requestedVersion: string | undefined): Promise<number> {
   const started = performance.now();
   const offered = await client.options();
   const ms = Math.round(performance.now() - started);
@@ -93,15 +125,8 @@ async function probeWith(client: EasClient, requestedVersion: string | undefined
   } else if (offered.versions.length > 0 && !offered.versions.includes(requestedVersion)) {
     say('note', `version ${requestedVersion} is not among the versions the server offers`);
   }
-  const folderSync = el('FolderHierarchy', 'FolderSync', [el('FolderHierarchy', 'SyncKey', '0')]);
-  let answer: EasResponse;
-  try {
-    answer = await client.send('FolderSync', folderSync);
-  } catch (error) {
-    if (!(error instanceof WbxmlError)) throw error;
-    say('request', `FolderSync got an answer that is not valid WBXML: ${error.message}`);
-    return 1;
-  }
+  const answer = await sendFolderSync(client);
+  if (answer === undefined) return 1;
   const request = `FolderSync (SyncKey 0, EAS ${client.protocolVersion}) got HTTP ${answer.status}`;
   const rejected = credentialRefusal(answer);
   if (rejected !== undefined) {
@@ -121,8 +146,132 @@ async function probeWith(client: EasClient, requestedVersion: string | undefined
   }
   say('credentials', `accepted for ${client.user}`);
   say('request', `${request}: ${folderSyncInWords(answer)}`);
+  await probeProvisioning(client, sentToProvision(answer));
   return 0;
 }
+
+/** FolderSync with SyncKey 0: the first thing a phone asks. Undefined (and said why) when it is not WBXML. */
+async function sendFolderSync(client: EasClient): Promise<EasResponse | undefined> {
+  const folderSync = el('FolderHierarchy', 'FolderSync', [el('FolderHierarchy', 'SyncKey', '0')]);
+  try {
+    return await client.send('FolderSync', folderSync);
+  } catch (error) {
+    if (!(error instanceof WbxmlError)) throw error;
+    say('request', `FolderSync got an answer that is not valid WBXML: ${error.message}`);
+    return undefined;
+  }
+}
+
+/**
+ * Runs both Provision phases and reports the policy and keys received; when the first request was
+ * sent to provision, repeats it with the final key to show whether the device now gets through.
+ */
+async function probeProvisioning(client: ProbeClient, retryAfterwards: boolean): Promise<void> {
+  let outcome: ProvisionOutcome;
+  try {
+    outcome = await provision(client);
+  } catch (error) {
+    if (error instanceof WipeLeftPending) {
+      say('wipe', wipeInWords(error.scope));
+      return;
+    }
+    if (!(error instanceof WbxmlError)) throw error;
+    say('provision', `the server answered with something that is not valid WBXML: ${error.message}`);
+    return;
+  }
+  switch (outcome.kind) {
+    case 'no-policy':
+      say('provision', 'the server has no policy for this device (Policy Status 2): it syncs without one');
+      return;
+    case 'refused':
+      say('provision', `${outcome.phase} refused: ${provisionRefusalInWords(outcome.response)}`);
+      return;
+    case 'wipe-acknowledged':
+      // ProbeClient refuses to send the acknowledgement, so this cannot happen.
+      throw new Error('probe acknowledged a remote wipe');
+    case 'provisioned':
+      say('provision', `policy downloaded with temporary key ${client.acknowledgedKey ?? '(none)'}`);
+      sayLines('policy', policyLines(outcome.policy));
+      say('provision', `policy acknowledged as applied; final policy key ${outcome.policyKey}`);
+  }
+  if (!retryAfterwards) return;
+  const again = await sendFolderSync(client);
+  if (again === undefined) return;
+  say(
+    'request',
+    `FolderSync with policy key ${outcome.policyKey} got HTTP ${again.status}: ${folderSyncInWords(again)}`,
+  );
+}
+
+function wipeInWords(scope: 'device' | 'account'): string {
+  const what =
+    scope === 'device'
+      ? 'a remote wipe is pending for this device (a phone would erase itself)'
+      : 'an account-only remote wipe is pending for this account (a phone would remove the account and its data)';
+  return `${what} — probe does NOT acknowledge it, so the wipe stays pending`;
+}
+
+/** The policy as `name = value` lines: the settings of an EASProvisionDoc, or the XML of EAS 2.5. */
+function policyLines(policy: WbxmlElement | string | undefined): string[] {
+  if (policy === undefined) return ['(none sent)'];
+  if (typeof policy === 'string') return [policy];
+  return policy.children.map((setting) => {
+    const items = setting.children.map((item) => item.text ?? '');
+    const value = setting.children.length > 0 ? items.join(', ') : (setting.text ?? '');
+    return `${setting.name} = ${value === '' ? '(empty)' : value}`;
+  });
+}
+
+/** Why a Provision phase failed, from its answer. */
+function provisionRefusalInWords(response: EasResponse): string {
+  const body = response.body;
+  if (response.status !== 200) {
+    if (response.status === 501) return 'the server does not implement Provision (HTTP 501)';
+    if (response.status === 403) return 'the server does not let this device sync (HTTP 403)';
+    return `HTTP ${response.status}`;
+  }
+  if (body === undefined || body.name !== 'Provision') return 'the answer is not a Provision response';
+  const status = childText(body, 'Status', 'Provision');
+  const policy = child(body, 'Policies', 'Provision')?.children[0];
+  const policyStatus = policy && childText(policy, 'Status', 'Provision');
+  switch (status) {
+    case '1':
+      return policyStatus === undefined
+        ? 'the answer holds no policy'
+        : `Policy Status ${policyStatus}: ${POLICY_STATUSES[policyStatus] ?? 'unknown'}`;
+    case '2':
+      return 'Status 2: the server found the request malformed';
+    case '139':
+      return 'Status 139: the server requires the whole policy to be applied';
+    case '145':
+      return 'Status 145: the server requires its own policy, not a third party’s';
+    default:
+      return `Status ${status ?? 'missing'}`;
+  }
+}
+
+/** Status (Policy) in Provision responses, MS-ASPROV 2.2.2.54.1. */
+const POLICY_STATUSES: Record<string, string> = {
+  '2': 'the server has no policy for this device',
+  '3': 'the server does not know the policy type asked for',
+  '4': 'the policy is corrupt on the server; its log says which',
+  '5': 'the server did not hand out the policy key acknowledged (another client may be provisioning with the same device ID)',
+};
+
+/** Whether an answer sends the device to Provision first. */
+function sentToProvision(answer: EasResponse): boolean {
+  if (answer.status === 449) return true;
+  const status = answer.body && childText(answer.body, 'Status', 'FolderHierarchy');
+  return status !== undefined && status in PROVISIONING_STATUSES;
+}
+
+/** The common statuses (MS-ASCMD 2.2.2) that send a device to Provision, in plain words. */
+const PROVISIONING_STATUSES: Record<string, string> = {
+  '140': 'a remote wipe is pending for this device — probe does NOT acknowledge it',
+  '142': 'the server requires this device to accept its security policy first',
+  '143': "the server's security policy has changed: the device must accept it again",
+  '144': 'the policy key the device sent is not valid: the device must provision again',
+};
 
 function reportOffer(offered: EasOptionsResponse): void {
   if (offered.versions.length === 0) {
@@ -160,11 +309,11 @@ function folderSyncInWords(answer: EasResponse): string {
         const folders = changes ? children(changes, 'Add', 'FolderHierarchy').length : 0;
         return `status 1, success: ${folders} folders`;
       }
-      const provisioning = status === '142' || status === '143' || status === '144';
-      return `status ${status ?? 'missing'}${provisioning ? ', the device must be provisioned first' : ''}`;
+      const provisioning = status === undefined ? undefined : PROVISIONING_STATUSES[status];
+      return `status ${status ?? 'missing'}${provisioning === undefined ? '' : `: ${provisioning}`}`;
     }
     case 449:
-      return 'the device must be provisioned (accept the policies) first; a phone does that by itself';
+      return 'the server requires this device to provision first: to accept its security policy, or to learn of a pending remote wipe';
     case 451:
       return `the server sends this user elsewhere: ${answer.headers['x-ms-location'] ?? '(no X-MS-Location)'}`;
     case 501:
@@ -242,4 +391,11 @@ function highestVersion(versions: string[]): string | undefined {
 
 function say(label: string, text: string): void {
   process.stdout.write(`${`${label}:`.padEnd(13)} ${text}\n`);
+}
+
+/** Several lines under one label. */
+function sayLines(label: string, lines: string[]): void {
+  lines.forEach((line, i) =>
+    i === 0 ? say(label, line) : process.stdout.write(`${' '.repeat(14)}${line}\n`),
+  );
 }

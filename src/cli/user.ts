@@ -7,26 +7,30 @@ import { passwordFromOptions } from './password.ts';
 export const USER_USAGE = `Usage: airsync user <action> [options]
 
 Actions:
-  add NAME     (--password PW | --password-stdin)   create a user
-  list                                              print the user names, one a line
-  passwd NAME  (--password PW | --password-stdin)   set a new password
-  remove NAME                                       delete a user
+  add NAME     (--password PW | --password-stdin) [--admin]   create a user
+  list                                                        print the user names, one a line,
+                                                              administrators marked "(admin)"
+  passwd NAME  (--password PW | --password-stdin)             set a new password
+  remove NAME                                                 delete a user
 
 Options:
   --password PW       the password (other local users can see it in the process list)
   --password-stdin    read the password from the first line of standard input
+  --admin             the user administers every device and policy set through the /api
 
 ${COMMON_USAGE}`;
 
 const USER_OPTIONS = {
   password: { type: 'string' },
   'password-stdin': { type: 'boolean' },
+  admin: { type: 'boolean' },
 } as const;
 
 type UserAction =
   | { action: 'list' }
   | { action: 'remove'; name: string }
-  | { action: 'add' | 'passwd'; name: string; password: string };
+  | { action: 'passwd'; name: string; password: string }
+  | { action: 'add'; name: string; password: string; admin: boolean };
 
 export async function user(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, USER_OPTIONS, USER_USAGE);
@@ -40,8 +44,8 @@ export async function user(args: string[]): Promise<number> {
     const users = new UserStore(database.db);
     switch (request.action) {
       case 'add':
-        await users.add(request.name, request.password);
-        process.stdout.write(`added user ${request.name}\n`);
+        await users.add(request.name, request.password, { admin: request.admin });
+        process.stdout.write(`added ${request.admin ? 'administrator' : 'user'} ${request.name}\n`);
         break;
       case 'passwd':
         if (!(await users.setPassword(request.name, request.password))) throw noSuchUser(request.name);
@@ -52,7 +56,9 @@ export async function user(args: string[]): Promise<number> {
         process.stdout.write(`removed user ${request.name}\n`);
         break;
       case 'list':
-        for (const { name } of await users.list()) process.stdout.write(`${name}\n`);
+        for (const { name, admin } of await users.list()) {
+          process.stdout.write(admin ? `${name} (admin)\n` : `${name}\n`);
+        }
         break;
     }
   } finally {
@@ -64,7 +70,7 @@ export async function user(args: string[]): Promise<number> {
 /** Checks the arguments before the database is opened; reads the password when the action takes one. */
 async function userAction(
   positionals: string[],
-  values: { password?: string; 'password-stdin'?: boolean },
+  values: { password?: string; 'password-stdin'?: boolean; admin?: boolean },
 ): Promise<UserAction> {
   const [action, name, ...extra] = positionals;
   const refusePassword = () => {
@@ -73,6 +79,9 @@ async function userAction(
     }
   };
   if (action === undefined) throw new UsageError('no action given', USER_USAGE);
+  if (values.admin === true && action !== 'add') {
+    throw new UsageError(`--admin goes with user add, not user ${action}`, USER_USAGE);
+  }
   if (action === 'list') {
     if (name !== undefined) throw new UsageError(`unexpected argument: ${name}`, USER_USAGE);
     refusePassword();
@@ -88,7 +97,10 @@ async function userAction(
     refusePassword();
     return { action, name: userName };
   }
-  return { action, name: userName, password: await passwordFromOptions(values, USER_USAGE) };
+  const password = await passwordFromOptions(values, USER_USAGE);
+  return action === 'add'
+    ? { action, name: userName, password, admin: values.admin === true }
+    : { action, name: userName, password };
 }
 
 function noSuchUser(name: string): Error {

@@ -1,32 +1,40 @@
 // The one table of EAS commands: a command is implemented when it has a handler here, one module
 // per command in this folder. The server answers 501 for every other command and lists exactly
-// these in MS-ASProtocolCommands.
+// these in MS-ASProtocolCommands; a command sent at a protocol version that lacks it gets 400.
 
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.ts';
-import type { CommandName, EasRequest } from '../http/query.ts';
+import type { DeviceSession } from '../device/devices.ts';
+import { isVersionAtLeast, type CommandName, type EasRequest, type ProtocolVersion } from '../http/query.ts';
 import type { Db } from '../state/db.ts';
 import type { User } from '../state/users.ts';
 import type { WbxmlElement } from '../wbxml/tree.ts';
+import { provision } from './provision.ts';
+import { settings } from './settings.ts';
 
 export interface CommandContext {
   request: EasRequest;
   /** The authenticated user. */
   user: User;
+  /** The device and account the request comes from, as recorded when it arrived. */
+  device: DeviceSession;
   config: Config;
   /** The request's logger. */
   log: FastifyBaseLogger;
   db: Db;
   /** The MIME message of a SendMail, SmartForward or SmartReply sent as message/rfc822 (EAS 12.1 and earlier). */
   mime?: Buffer;
+  /** The host name clients reach the server at: publicUrl's, else the request's Host. */
+  publicHost: string;
 }
 
 /**
- * What a handler answers. `protocolStatus` is the command's Status value, for the request's log line.
- * `http` ends the request with a bare status instead (e.g. 449 to make a device provision).
+ * What a handler answers. `protocolStatus` is the command's Status value, and `reason` why it is not
+ * a success, for the request's log line. `http` ends the request with a bare status instead (e.g.
+ * 449 to make a device provision).
  */
 export type CommandResult =
-  | { kind: 'wbxml'; tree: WbxmlElement; protocolStatus?: number }
+  | { kind: 'wbxml'; tree: WbxmlElement; protocolStatus?: number; reason?: string }
   | { kind: 'empty'; protocolStatus?: number }
   | { kind: 'http'; status: number; headers?: Record<string, string>; reason?: string };
 
@@ -38,4 +46,20 @@ export type CommandHandler = (
 
 export type CommandTable = Partial<Record<CommandName, CommandHandler>>;
 
-export const commands: CommandTable = {};
+export const commands: CommandTable = { Provision: provision, Settings: settings };
+
+/**
+ * The commands that only some protocol versions define (MS-ASCMD 2.2.1), with the first and last
+ * version that does. A request for a command at a version without it is refused, handler or not.
+ */
+const COMMAND_VERSIONS: Partial<Record<CommandName, { since?: ProtocolVersion; until?: ProtocolVersion }>> = {
+  GetAttachment: { until: '12.1' },
+  ItemOperations: { since: '12.0' },
+  Settings: { since: '12.0' },
+  Find: { since: '16.1' },
+};
+
+export function isCommandDefinedAt(command: CommandName, version: ProtocolVersion): boolean {
+  const { since = version, until = version } = COMMAND_VERSIONS[command] ?? {};
+  return isVersionAtLeast(version, since) && isVersionAtLeast(until, version);
+}

@@ -1,11 +1,21 @@
 // `/Microsoft-Server-ActiveSync`: OPTIONS tells a client what the server speaks; POST carries one
-// command. Everything that can be refused from the headers alone — credentials, query, version,
-// command, content type — is refused before the body is read.
+// command. Everything that can be refused from the headers alone — credentials, query, version, the
+// device gate (src/device/gate.ts: provisioning and remote wipe), command, content type — is refused
+// before the body is read.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendAsyncHookHandler } from 'fastify';
-import type { CommandHandler, CommandResult, CommandTable } from '../commands/index.ts';
+import {
+  isCommandDefinedAt,
+  type CommandHandler,
+  type CommandResult,
+  type CommandTable,
+} from '../commands/index.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../state/db.ts';
+import { DeviceStore } from '../device/devices.ts';
+import { checkGate, refusalAnswer, type GateRefusal, type RefusalAnswer } from '../device/gate.ts';
+import { writeDeviceLog } from '../device/protocol-log.ts';
+import { quirksOf } from '../device/quirks.ts';
 import { decode, encode, WbxmlError, type WbxmlElement } from '../wbxml/index.ts';
 import { accountName, type Authenticator } from './auth.ts';
 import { HttpError } from './errors.ts';
@@ -47,6 +57,7 @@ export function discoveryHeaders(config: Config, commands: CommandTable): Record
 export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOptions): void {
   const { config, db, authenticator, commands } = options;
   const discovery = discoveryHeaders(config, commands);
+  const devices = new DeviceStore(db);
   const addServerVersion: onSendAsyncHookHandler = async (_request, reply) => {
     reply.header('MS-Server-ActiveSync', discovery['MS-Server-ActiveSync']);
   };
@@ -54,6 +65,12 @@ export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOption
   const commandFor = (request: EasRequest): CommandHandler => {
     const handler = commands[request.command];
     if (handler === undefined) throw new HttpError(501, `command ${request.command} is not implemented`);
+    if (!isCommandDefinedAt(request.command, request.protocolVersion)) {
+      throw new HttpError(
+        400,
+        `command ${request.command} is not defined at protocol version ${request.protocolVersion}`,
+      );
+    }
     return handler;
   };
 
@@ -67,7 +84,7 @@ export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOption
   app.post(ACTIVESYNC_PATH, {
     bodyLimit: config.limits.maxBodyBytes,
     onSend: addServerVersion,
-    onRequest: async (request) => {
+    onRequest: async (request, reply) => {
       // The query is parsed first so that even a 401's log line names the device (which phone has
       // the stale password?), but bad credentials are reported before a bad query.
       let queryError: unknown;
@@ -93,18 +110,37 @@ export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOption
       if (eas.user !== undefined && accountName(eas.user) !== user.name) {
         throw new HttpError(403, `User parameter "${eas.user}" is not the authenticated user "${user.name}"`);
       }
+      request.deviceSession = await devices.recordRequest(eas, user);
+      const quirks = quirksOf(eas.deviceType, eas.userAgent);
+      const refusal = checkGate(config.provisioning, eas, request.deviceSession, quirks);
+      if (refusal !== undefined) return refuse(request, reply, refusal, refusalAnswer(refusal, eas, quirks));
       commandFor(eas);
       checkContentType(request, eas.command);
     },
     handler: async (request, reply) => {
-      const eas = request.easRequest;
-      const user = request.account;
-      if (eas === null || user === null) throw new Error('request reached its handler unauthenticated');
+      const { easRequest: eas, account: user, deviceSession: device } = request;
+      if (eas === null || user === null || device === null) {
+        throw new Error('request reached its handler unauthenticated');
+      }
       const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined;
       const mime = body !== undefined && mediaType(request) === MIME_MEDIA_TYPE ? body : undefined;
       const tree = body !== undefined && mime === undefined ? decodeBody(body, config) : undefined;
-      const result = await commandFor(eas)({ request: eas, user, config, log: request.log, db, mime }, tree);
-      return send(request, reply, result);
+      request.protocolBodies = { request: tree ?? mime };
+      const publicHost =
+        config.publicUrl === undefined ? request.hostname : new URL(config.publicUrl).hostname;
+      const context = { request: eas, user, device, config, log: request.log, db, mime, publicHost };
+      return send(request, reply, await commandFor(eas)(context, tree));
+    },
+    // After the answer has gone out, so that the log never delays it.
+    onResponse: async (request, reply) => {
+      const { easRequest: eas, deviceSession: device } = request;
+      if (eas === null || device === null) return;
+      const exchange = { accountId: device.accountId, command: eas.command, httpStatus: reply.statusCode };
+      try {
+        await writeDeviceLog(db, { ...exchange, ...request.protocolBodies }, config.deviceLogEntries);
+      } catch (error) {
+        request.log.error({ err: error, deviceId: eas.deviceId }, 'protocol log entry not written');
+      }
     },
   });
 }
@@ -113,6 +149,8 @@ function send(request: FastifyRequest, reply: FastifyReply, result: CommandResul
   switch (result.kind) {
     case 'wbxml':
       request.protocolStatus = result.protocolStatus ?? null;
+      if (result.reason !== undefined) request.failure = { reason: result.reason };
+      request.protocolBodies = { ...request.protocolBodies, response: result.tree };
       return reply.type(WBXML_MEDIA_TYPE).send(encode(result.tree));
     case 'empty':
       request.protocolStatus = result.protocolStatus ?? null;
@@ -124,6 +162,21 @@ function send(request: FastifyRequest, reply: FastifyReply, result: CommandResul
         .headers(result.headers ?? {})
         .send();
   }
+}
+
+/** Ends a request the gate refused: the device must provision first, or may not sync at all. */
+function refuse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refusal: GateRefusal,
+  answer: RefusalAnswer,
+): FastifyReply {
+  request.failure = { reason: refusal.reason };
+  reply.code(answer.httpStatus);
+  if (answer.body === undefined) return reply.send();
+  request.protocolStatus = answer.status ?? null;
+  request.protocolBodies = { response: answer.body };
+  return reply.type(WBXML_MEDIA_TYPE).send(encode(answer.body));
 }
 
 /** A body must be WBXML, or MIME for the commands that send messages; an empty body is the handler's call. */

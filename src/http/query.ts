@@ -17,6 +17,11 @@ export function isProtocolVersion(value: string): value is ProtocolVersion {
   return (PROTOCOL_VERSIONS as readonly string[]).includes(value);
 }
 
+/** Whether `version` is `minimum` or a later version. */
+export function isVersionAtLeast(version: ProtocolVersion, minimum: ProtocolVersion): boolean {
+  return PROTOCOL_VERSIONS.indexOf(version) >= PROTOCOL_VERSIONS.indexOf(minimum);
+}
+
 /** MS-ASHTTP 2.2.1.1.1.1.2: the base64 command codes; the names are the plain query's `Cmd` values. */
 export const COMMAND_CODES = {
   Sync: 0,

@@ -2,7 +2,9 @@
 // request's one log line, which is written whether the request succeeded or not.
 
 import type { FastifyInstance } from 'fastify';
+import type { DeviceSession } from '../device/devices.ts';
 import type { User } from '../state/users.ts';
+import type { WbxmlElement } from '../wbxml/index.ts';
 import type { EasRequest } from './query.ts';
 
 export interface RequestFailure {
@@ -18,14 +20,26 @@ declare module 'fastify' {
     /** The authenticated user. */
     account: User | null;
     easRequest: EasRequest | null;
+    /** The device and account the request comes from, recorded before the gate let it through. */
+    deviceSession: DeviceSession | null;
     /** The command's Status, when its handler reported one. */
     protocolStatus: number | null;
     failure: RequestFailure | null;
+    /** The request's body and the answer's, decoded, for the device's protocol log. */
+    protocolBodies: { request?: WbxmlElement | Buffer; response?: WbxmlElement } | null;
   }
 }
 
 export function decorateRequestState(app: FastifyInstance): void {
-  for (const field of ['loginName', 'account', 'easRequest', 'protocolStatus', 'failure'] as const) {
+  for (const field of [
+    'loginName',
+    'account',
+    'easRequest',
+    'deviceSession',
+    'protocolStatus',
+    'failure',
+    'protocolBodies',
+  ] as const) {
     app.decorateRequest(field, null);
   }
 }

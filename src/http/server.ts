@@ -1,5 +1,5 @@
-// The HTTP server: fastify with the ActiveSync and Autodiscover routes, one log line per request,
-// and every failure turned into a status code (its reason logged, never sent).
+// The HTTP server: fastify with the ActiveSync, Autodiscover and JSON API routes, one log line per
+// request, and every failure turned into a status code (for phones, its reason logged, never sent).
 
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -16,6 +16,7 @@ import { commands as implementedCommands, type CommandTable } from '../commands/
 import type { Config } from '../config.ts';
 import { openDatabase, type Database, type Db } from '../state/db.ts';
 import { UserStore, type UserDirectory } from '../state/users.ts';
+import { apiRoutes } from '../web/api.ts';
 import { activeSyncRoutes, discoveryHeaders } from './activesync.ts';
 import { Authenticator } from './auth.ts';
 import { autodiscoverRoutes } from './autodiscover.ts';
@@ -107,6 +108,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const authenticator = new Authenticator(deps.users ?? new UserStore(deps.db), config.auth);
   activeSyncRoutes(app, { config, db: deps.db, authenticator, commands });
   autodiscoverRoutes(app, { config, authenticator });
+  apiRoutes(app, { db: deps.db, authenticator });
   return app;
 }
 

@@ -26,6 +26,9 @@ export interface UsersTable {
   created_at: string;
   /** The user's policy set; null means the default set. */
   policy_id: number | null;
+  /** The user's e-mail address; null: derived from the name and the mail domain. */
+  email: string | null;
+  display_name: string | null;
 }
 
 export interface PoliciesTable {
@@ -58,7 +61,16 @@ export interface DevicesTable {
   mobile_operator: string | null;
   information_user_agent: string | null;
   enable_outbound_sms: number | null;
+  /** A wipe of the whole device. */
+  wipe_state: Generated<WipeState>;
+  /** 1: the protocol log keeps message bodies and attachments unredacted. */
+  full_log: Generated<number>;
 }
+
+export type WipeState = 'none' | 'pending' | 'wiped';
+
+/** A uint32 policy key in a `bigint` column: a string from PostgreSQL, a number from SQLite. */
+type PolicyKeyColumn = ColumnType<string | number | null, number | null, number | null>;
 
 /** One user's account on one device: its policy key, wipe state and recovery password. */
 export interface DeviceAccountsTable {
@@ -67,21 +79,27 @@ export interface DeviceAccountsTable {
   user_id: number;
   first_seen: string;
   last_seen: string;
-  /** bigint: a string from PostgreSQL, a number from SQLite. */
-  policy_key: ColumnType<string | number | null, number | null, number | null>;
+  /** The final key the account acknowledged, and the protocol version it was computed for. */
+  policy_key: PolicyKeyColumn;
   policy_version: string | null;
-  previous_policy_key: ColumnType<string | number | null, number | null, number | null>;
-  temporary_policy_key: ColumnType<string | number | null, number | null, number | null>;
+  /** The key held before the current one (the quirks table may accept it). */
+  previous_policy_key: PolicyKeyColumn;
+  /** A policy download not yet acknowledged: its temporary key and the final key it leads to. */
+  temporary_policy_key: PolicyKeyColumn;
+  offered_policy_key: PolicyKeyColumn;
+  /** The Policy Status of the last acknowledgement: 1 applied, 2 partly, 3 not at all, 4 by a third party. */
+  policy_ack_status: number | null;
   provisioned_at: string | null;
-  wipe_state: Generated<'none' | 'pending' | 'wiped'>;
-  wipe_scope: 'device' | 'account' | null;
+  /** An account-only wipe (EAS 16.1). */
+  wipe_state: Generated<WipeState>;
   recovery_password: string | null;
 }
 
 export interface DeviceEventsTable {
   id: Generated<number>;
   device_ident: string;
-  user_name: string;
+  /** The account concerned; null for the whole device. */
+  user_name: string | null;
   at: string;
   action: string;
   actor: string;

@@ -28,9 +28,12 @@ describe('airsync probe', () => {
   });
 
   it('reports the versions, accepted credentials and the 501 of the authenticated request', async () => {
+    // Two devices: a device held to the policy once it applied it would turn the other probe away.
     const [fromEnvironment, fromStdin] = await Promise.all([
       airsync(['probe', server.url, '--user', 'alice'], { env: { AIRSYNC_PASSWORD: 'secret' } }),
-      airsync(['probe', server.url, '--user', 'alice', '--version', '14.1'], { stdin: 'secret\n' }),
+      airsync(['probe', server.url, '--user', 'alice', '--version', '14.1', '--device-id', 'probe2'], {
+        stdin: 'secret\n',
+      }),
     ]);
     for (const result of [fromEnvironment, fromStdin]) {
       assert.equal(result.code, 0, result.stdout + result.stderr);
@@ -39,6 +42,7 @@ describe('airsync probe', () => {
       assert.match(result.stdout, /^reachable: +yes: OPTIONS answered HTTP 200 /m);
       assert.match(result.stdout, /^versions: +2\.5, 12\.0, 12\.1, 14\.0, 14\.1, 16\.0, 16\.1$/m);
       assert.match(result.stdout, /^credentials: +accepted for alice$/m);
+      assert.match(result.stdout, /^provision: +policy acknowledged as applied; final policy key \d+$/m);
     }
     assert.match(
       fromEnvironment.stdout,
@@ -135,11 +139,16 @@ describe('airsync probe, told other answers', () => {
     assert.equal(forbidden?.code, 1);
     assert.match(forbidden?.stdout ?? '', /^credentials: +refused: the server does not let this user/m);
     assert.equal(provision?.code, 0);
-    assert.match(provision?.stdout ?? '', /got HTTP 449: the device must be provisioned/);
+    assert.match(provision?.stdout ?? '', /got HTTP 449: the server requires this device to provision first/);
+    assert.match(provision?.stdout ?? '', /^provision: +download refused: HTTP 449$/m);
     assert.equal(synced?.code, 0);
     assert.match(
       synced?.stdout ?? '',
       /^request: +FolderSync \(SyncKey 0, EAS 14\.1\) got HTTP 200: status 1, success: 2 folders$/m,
+    );
+    assert.match(
+      synced?.stdout ?? '',
+      /^provision: +download refused: the answer is not a Provision response$/m,
     );
   });
 });

@@ -79,7 +79,7 @@ describe('airsync user', () => {
 
 describe('airsync command line', () => {
   it('prints the usage for --help, on stdout, and exits 0', async () => {
-    const commands = ['serve', 'user', 'probe'];
+    const commands = ['serve', 'user', 'device', 'policy', 'probe'];
     const [general, ...helps] = await Promise.all([
       airsync(['--help']),
       ...commands.map((command) => airsync([command, '--help'])),

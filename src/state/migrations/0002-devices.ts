@@ -3,6 +3,8 @@ import { idColumn } from '../dialect.ts';
 
 // Devices, the accounts each carries, named policy sets, wipe history and the protocol log.
 // A policy key is a uint32 (final keys have the high bit set), so it needs `bigint` on PostgreSQL.
+// A remote wipe is kept where its scope is: a whole-device wipe on the device (every account on it
+// is answered with it), an account-only wipe on that one account.
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -13,6 +15,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('settings', 'text', (column) => column.notNull())
     .addColumn('is_default', 'integer', (column) => column.notNull().defaultTo(0))
     .addColumn('updated_at', 'text', (column) => column.notNull())
+    .execute();
+  // At most one default set.
+  await db.schema
+    .createIndex('policies_one_default')
+    .on('policies')
+    .column('is_default')
+    .unique()
+    .where('is_default', '=', 1)
     .execute();
 
   await db.schema
@@ -43,6 +53,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('mobile_operator', 'text')
     .addColumn('information_user_agent', 'text')
     .addColumn('enable_outbound_sms', 'integer')
+    /** 'none' | 'pending' | 'wiped': a wipe of the whole device. */
+    .addColumn('wipe_state', 'text', (column) => column.notNull().defaultTo('none'))
     .execute();
 
   await db.schema
@@ -59,13 +71,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('policy_version', 'text')
     /** The key it held before; some clients keep sending it for a while (quirks table). */
     .addColumn('previous_policy_key', 'bigint')
-    /** The temporary key of a policy download not yet acknowledged. */
+    /** The temporary key of a policy download not yet acknowledged, and the final key it leads to. */
     .addColumn('temporary_policy_key', 'bigint')
+    .addColumn('offered_policy_key', 'bigint')
+    /** The Policy Status of the last acknowledgement: 1 applied, 2 partly, 3 not at all, 4 by a third party. */
+    .addColumn('policy_ack_status', 'integer')
     .addColumn('provisioned_at', 'text')
-    /** 'none' | 'pending' | 'wiped' */
+    /** 'none' | 'pending' | 'wiped': an account-only wipe (EAS 16.1). */
     .addColumn('wipe_state', 'text', (column) => column.notNull().defaultTo('none'))
-    /** 'device' | 'account' while a wipe is pending or done. */
-    .addColumn('wipe_scope', 'text')
     /** Settings DevicePassword: the recovery password, encrypted at rest. */
     .addColumn('recovery_password', 'text')
     .addUniqueConstraint('device_accounts_device_user', ['device_id', 'user_id'])
@@ -76,9 +89,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable('device_events')
     .addColumn('id', 'integer', idColumn(db))
     .addColumn('device_ident', 'text', (column) => column.notNull())
-    .addColumn('user_name', 'text', (column) => column.notNull())
+    /** The account concerned; null for the whole device. */
+    .addColumn('user_name', 'text')
     .addColumn('at', 'text', (column) => column.notNull())
-    /** e.g. wipe-requested, wipe-cancelled, wipe-delivered, wipe-acknowledged, removed, provisioned */
+    /** One of DeviceEventAction (src/device/devices.ts). */
     .addColumn('action', 'text', (column) => column.notNull())
     /** Who asked: a user name, or 'device' for what the device answered. */
     .addColumn('actor', 'text', (column) => column.notNull())

@@ -3,8 +3,10 @@
 import type { Migration } from 'kysely';
 import * as users from './0001-users.ts';
 import * as devices from './0002-devices.ts';
+import * as settings from './0003-settings.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-users': users,
   '0002-devices': devices,
+  '0003-settings': settings,
 };
