@@ -67,45 +67,111 @@ function logRequest(request: WbxmlElement | Buffer, fullLog: boolean): string {
   return fullLog ? request.toString('utf8') : `[message/rfc822, redacted ${request.length} bytes]`;
 }
 
+/** One exchange waiting to be logged, and who hears of it when it cannot be. */
+interface PendingEntry {
+  exchange: ProtocolExchange;
+  onError: (error: unknown) => void;
+}
+
 /**
- * Adds an entry to the log of the exchange's device account, and drops what exceeds `maxEntries`
- * in the same transaction. Nothing is logged with `maxEntries` 0, or for an account removed meanwhile.
+ * Writes log entries in the background, one batch at a time: what arrives while a batch is being
+ * written goes into the next one, so a burst of requests costs one transaction, and the trimming of
+ * one batch never races the insert of another. Nothing is logged with `maxEntries` 0.
  */
-export async function writeDeviceLog(db: Db, exchange: ProtocolExchange, maxEntries: number): Promise<void> {
-  if (maxEntries < 1) return;
-  const { accountId, request, response } = exchange;
-  const device = await db
+export class DeviceLogWriter {
+  private pending: PendingEntry[] = [];
+  private writing: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxEntries: number,
+  ) {}
+
+  add(exchange: ProtocolExchange, onError: (error: unknown) => void): void {
+    if (this.maxEntries < 1) return;
+    this.pending.push({ exchange, onError });
+    this.writing ??= this.writeAll();
+  }
+
+  /** Resolves once everything added so far is written. */
+  async idle(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+  }
+
+  private async writeAll(): Promise<void> {
+    try {
+      // Let the requests answered in the same turn of the event loop join the first batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0);
+        try {
+          await writeDeviceLog(
+            this.db,
+            batch.map(({ exchange }) => exchange),
+            this.maxEntries,
+          );
+        } catch (error) {
+          for (const { onError } of batch) onError(error);
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+}
+
+/**
+ * Adds entries to the logs of their device accounts, and drops what exceeds `maxEntries` per account
+ * in the same transaction. Entries of an account removed meanwhile are left out.
+ */
+export async function writeDeviceLog(
+  db: Db,
+  exchanges: ProtocolExchange[],
+  maxEntries: number,
+): Promise<void> {
+  const accountIds = [...new Set(exchanges.map(({ accountId }) => accountId))];
+  if (accountIds.length === 0) return;
+  const accounts = await db
     .selectFrom('device_accounts')
     .innerJoin('devices', 'devices.id', 'device_accounts.device_id')
-    .select('devices.full_log')
-    .where('device_accounts.id', '=', accountId)
-    .executeTakeFirst();
-  if (device === undefined) return;
-  const fullLog = device.full_log === 1;
-  const entry = {
-    account_id: accountId,
-    at: new Date().toISOString(),
-    command: exchange.command,
-    http_status: exchange.httpStatus,
-    request: request === undefined ? null : logRequest(request, fullLog),
-    response: response === undefined ? null : logXml(response, fullLog),
-  };
+    .select(['device_accounts.id', 'devices.full_log'])
+    .where('device_accounts.id', 'in', accountIds)
+    .execute();
+  const fullLogOf = new Map(accounts.map((account) => [account.id, account.full_log === 1]));
+  const at = new Date().toISOString();
+  const entries = exchanges.flatMap(({ accountId, command, httpStatus, request, response }) => {
+    const fullLog = fullLogOf.get(accountId);
+    if (fullLog === undefined) return [];
+    return [
+      {
+        account_id: accountId,
+        at,
+        command,
+        http_status: httpStatus,
+        request: request === undefined ? null : logRequest(request, fullLog),
+        response: response === undefined ? null : logXml(response, fullLog),
+      },
+    ];
+  });
+  if (entries.length === 0) return;
   await db.transaction().execute(async (trx) => {
-    await trx.insertInto('device_log').values(entry).execute();
-    // The newest maxEntries stay: everything older than the last of them goes, through the
-    // (account_id, id) index.
-    const oldestKept = trx
-      .selectFrom('device_log')
-      .select('id')
-      .where('account_id', '=', accountId)
-      .orderBy('id', 'desc')
-      .limit(1)
-      .offset(maxEntries - 1);
-    await trx
-      .deleteFrom('device_log')
-      .where('account_id', '=', accountId)
-      .where('id', '<', oldestKept)
-      .execute();
+    await trx.insertInto('device_log').values(entries).execute();
+    for (const accountId of fullLogOf.keys()) {
+      // The newest maxEntries stay: everything older than the last of them goes, through the
+      // (account_id, id) index.
+      const oldestKept = trx
+        .selectFrom('device_log')
+        .select('id')
+        .where('account_id', '=', accountId)
+        .orderBy('id', 'desc')
+        .limit(1)
+        .offset(maxEntries - 1);
+      await trx
+        .deleteFrom('device_log')
+        .where('account_id', '=', accountId)
+        .where('id', '<', oldestKept)
+        .execute();
+    }
   });
 }
 

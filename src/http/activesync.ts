@@ -14,7 +14,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../state/db.ts';
 import { DeviceStore } from '../device/devices.ts';
 import { checkGate, refusalAnswer, type GateRefusal, type RefusalAnswer } from '../device/gate.ts';
-import { writeDeviceLog } from '../device/protocol-log.ts';
+import { DeviceLogWriter } from '../device/protocol-log.ts';
 import { quirksOf } from '../device/quirks.ts';
 import { decode, encode, WbxmlError, type WbxmlElement } from '../wbxml/index.ts';
 import { accountName, type Authenticator } from './auth.ts';
@@ -57,6 +57,9 @@ export function discoveryHeaders(config: Config, commands: CommandTable): Record
 export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOptions): void {
   const { config, db, authenticator, commands } = options;
   const discovery = discoveryHeaders(config, commands);
+  const deviceLog = new DeviceLogWriter(db, config.deviceLogEntries);
+  // The database closes after the server: write what is still queued first.
+  app.addHook('onClose', () => deviceLog.idle());
   const devices = new DeviceStore(db);
   const addServerVersion: onSendAsyncHookHandler = async (_request, reply) => {
     reply.header('MS-Server-ActiveSync', discovery['MS-Server-ActiveSync']);
@@ -136,11 +139,9 @@ export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOption
       const { easRequest: eas, deviceSession: device } = request;
       if (eas === null || device === null) return;
       const exchange = { accountId: device.accountId, command: eas.command, httpStatus: reply.statusCode };
-      try {
-        await writeDeviceLog(db, { ...exchange, ...request.protocolBodies }, config.deviceLogEntries);
-      } catch (error) {
-        request.log.error({ err: error, deviceId: eas.deviceId }, 'protocol log entry not written');
-      }
+      deviceLog.add({ ...exchange, ...request.protocolBodies }, (error) =>
+        request.log.error({ err: error, deviceId: eas.deviceId }, 'protocol log entry not written'),
+      );
     },
   });
 }
