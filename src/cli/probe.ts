@@ -3,8 +3,7 @@
 // never acknowledges a remote wipe: a probe must not make a server believe a phone erased itself.
 import { readFile } from 'node:fs/promises';
 import { EasClient, EasConnectionError, provision } from '../client/index.ts';
-import type { EasOptionsResponse, EasResponse, ProvisionOutcome, SendOptions } from '../client/index.ts';
-import type { CommandName } from '../http/query.ts';
+import type { EasOptionsResponse, EasResponse, ProvisionOutcome } from '../client/index.ts';
 import type { Config } from '../config.ts';
 import { ACTIVESYNC_PATH } from '../http/activesync.ts';
 import { WbxmlError, child, children, childText, el, type WbxmlElement } from '../wbxml/index.ts';
@@ -39,34 +38,6 @@ const PROBE_OPTIONS = {
   timeout: { type: 'string' },
 } as const;
 
-/** A client that never acknowledges a remote wipe, and notes the temporary key it acknowledges. */
-class ProbeClient extends EasClient {
-  /** The temporary key of the policy download, which the acknowledgement carries as its key. */
-  acknowledgedKey: string | undefined;
-
-  override async send(
-    command: CommandName,
-    tree?: WbxmlElement,
-    options?: SendOptions,
-  ): Promise<EasResponse> {
-    if (command === 'Provision' && tree !== undefined) {
-      const wipe = tree.children.find(
-        ({ name }) => name === 'RemoteWipe' || name === 'AccountOnlyRemoteWipe',
-      );
-      if (wipe !== undefined) throw new WipeLeftPending(wipe.name === 'RemoteWipe' ? 'device' : 'account');
-      if (this.policyKey !== undefined) this.acknowledgedKey = this.policyKey;
-    }
-    return super.send(command, tree, options);
-  }
-}
-
-/** The server asked for a wipe, and the probe left it unacknowledged. */
-class WipeLeftPending extends Error {
-  constructor(readonly scope: 'device' | 'account') {
-    super(`a ${scope} wipe is pending`);
-  }
-}
-
 export async function probe(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, PROBE_OPTIONS, PROBE_USAGE);
   if (values.help) {
@@ -84,7 +55,7 @@ export async function probe(args: string[]): Promise<number> {
 
   const password = process.env.AIRSYNC_PASSWORD ?? (await readPasswordLine());
   if (password === '') throw new Error('no password: set AIRSYNC_PASSWORD or give it on standard input');
-  const client = new ProbeClient({
+  const client = new EasClient({
     url: url.href,
     user: values.user,
     password,
@@ -106,7 +77,7 @@ export async function probe(args: string[]): Promise<number> {
   }
 }
 
-async function probeWith(client: ProbeClient, requestedVersion: string | undefined): Promise<number> {
+async function probeWith(client: EasClient, requestedVersion: string | undefined): Promise<number> {
   const started = performance.now();
   const offered = await client.options();
   const ms = Math.round(performance.now() - started);
@@ -166,15 +137,11 @@ async function sendFolderSync(client: EasClient): Promise<EasResponse | undefine
  * Runs both Provision phases and reports the policy and keys received; when the first request was
  * sent to provision, repeats it with the final key to show whether the device now gets through.
  */
-async function probeProvisioning(client: ProbeClient, retryAfterwards: boolean): Promise<void> {
+async function probeProvisioning(client: EasClient, retryAfterwards: boolean): Promise<void> {
   let outcome: ProvisionOutcome;
   try {
-    outcome = await provision(client);
+    outcome = await provision(client, { wipeStatus: 'leave-pending' });
   } catch (error) {
-    if (error instanceof WipeLeftPending) {
-      say('wipe', wipeInWords(error.scope));
-      return;
-    }
     if (!(error instanceof WbxmlError)) throw error;
     say('provision', `the server answered with something that is not valid WBXML: ${error.message}`);
     return;
@@ -186,11 +153,13 @@ async function probeProvisioning(client: ProbeClient, retryAfterwards: boolean):
     case 'refused':
       say('provision', `${outcome.phase} refused: ${provisionRefusalInWords(outcome.response)}`);
       return;
+    case 'wipe-pending':
+      say('wipe', wipeInWords(outcome.scope));
+      return;
     case 'wipe-acknowledged':
-      // ProbeClient refuses to send the acknowledgement, so this cannot happen.
       throw new Error('probe acknowledged a remote wipe');
     case 'provisioned':
-      say('provision', `policy downloaded with temporary key ${client.acknowledgedKey ?? '(none)'}`);
+      say('provision', `policy downloaded with temporary key ${outcome.temporaryKey}`);
       sayLines('policy', policyLines(outcome.policy));
       say('provision', `policy acknowledged as applied; final policy key ${outcome.policyKey}`);
   }

@@ -16,17 +16,28 @@ export interface ProvisionOptions {
   applied?: 1 | 2 | 3 | 4;
   /** Sent with the download from EAS 14.1, where MS-ASPROV requires it. */
   deviceInformation?: DeviceInformation;
-  /** What the phone answers to a wipe directive: 1 wiped (the default), 2 failed. */
-  wipeStatus?: 1 | 2;
+  /**
+   * What the phone answers to a wipe directive: 1 wiped (the default), 2 failed, or nothing at all
+   * (`'leave-pending'`: a diagnostic client must never make the server believe a phone erased itself).
+   */
+  wipeStatus?: 1 | 2 | 'leave-pending';
 }
 
 export type ProvisionOutcome =
   /** The client now holds `policyKey`. `policy` is the EASProvisionDoc, or the WAP XML at 2.5. */
-  | { kind: 'provisioned'; policyKey: string; policy: WbxmlElement | string | undefined }
+  | {
+      kind: 'provisioned';
+      policyKey: string;
+      /** The key of the download phase, which the acknowledgement carried. */
+      temporaryKey: string;
+      policy: WbxmlElement | string | undefined;
+    }
   /** The server has no policy for this client (Policy Status 2); it holds no key. */
   | { kind: 'no-policy' }
   /** The server asked for a wipe, and the client acknowledged it; it holds no key. */
   | { kind: 'wipe-acknowledged'; scope: 'device' | 'account'; response: EasResponse }
+  /** The server asked for a wipe, which the client left unanswered (`wipeStatus: 'leave-pending'`). */
+  | { kind: 'wipe-pending'; scope: 'device' | 'account' }
   /** The server refused; the client holds no key. */
   | { kind: 'refused'; phase: 'download' | 'acknowledgement'; response: EasResponse };
 
@@ -74,15 +85,21 @@ export async function provision(
     return { kind: 'refused', phase: 'acknowledgement', response: acknowledged };
   }
   client.policyKey = final.policyKey;
-  return { kind: 'provisioned', policyKey: final.policyKey, policy: offered.data };
+  return {
+    kind: 'provisioned',
+    policyKey: final.policyKey,
+    temporaryKey: offered.policyKey,
+    policy: offered.data,
+  };
 }
 
 async function acknowledgeWipe(
   client: EasClient,
   scope: 'device' | 'account',
-  status: 1 | 2,
+  status: 1 | 2 | 'leave-pending',
 ): Promise<ProvisionOutcome> {
   client.policyKey = undefined;
+  if (status === 'leave-pending') return { kind: 'wipe-pending', scope };
   const name = scope === 'device' ? 'RemoteWipe' : 'AccountOnlyRemoteWipe';
   const response = await client.send(
     'Provision',
