@@ -27,6 +27,9 @@ export function readAutodiscoverRequest(xml: string): AutodiscoverRequest {
   const invalid = (reason: string) => ({ ok: false, errorCode: 600, reason }) as const;
   if (/<!DOCTYPE/i.test(xml)) return invalid('a DTD in the request');
   if (!/<(?:[\w.-]+:)?Autodiscover[\s>]/.test(xml)) return invalid('no Autodiscover element');
+  // One Request, one answer (MS-ASCMD 2.2.2.1.1): more than one is an invalid request, not a choice.
+  const requests = xml.match(/<(?:[\w.-]+:)?Request[\s>]/g)?.length ?? 0;
+  if (requests !== 1) return invalid(`${requests} Request elements`);
   const schema = elementText(xml, 'AcceptableResponseSchema');
   const emailAddress = elementText(xml, 'EMailAddress');
   if (schema === undefined || emailAddress === undefined) {

@@ -70,6 +70,16 @@ describe('Autodiscover', () => {
     }
   });
 
+  test('two Request elements are error 600, not the first one answered', async () => {
+    const request = requestXml('alice@example.com');
+    const twice = request.replace(/(<Request>[\s\S]*<\/Request>)/, '$1$1');
+    assert.equal(twice.match(/<Request>/g)?.length, 2);
+    const { response } = await autodiscover(harness, twice);
+    assert.equal(response.statusCode, 200);
+    assert.match(response.body, /<ErrorCode>600<\/ErrorCode>/);
+    assert.doesNotMatch(response.body, /<Url>/);
+  });
+
   test('another schema (Outlook’s) is error 601', async () => {
     const outlook = requestXml(
       'alice@example.com',
