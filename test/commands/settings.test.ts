@@ -308,6 +308,44 @@ describeEachDatabase(
           assert.equal(childText(internal, 'Enabled'), '0');
         });
 
+        for (const audience of ['AppliesToExternalKnown', 'AppliesToExternalUnknown']) {
+          test(`Oof: an OofMessage for ${audience} alone turns that audience on with its TEXT reply`, async () => {
+            const client = clientAt(version);
+            const oofMessages = async () =>
+              children(
+                child(
+                  child(await settings(client, oofGet('TEXT')), 'Oof') as WbxmlElement,
+                  'Get',
+                ) as WbxmlElement,
+                'OofMessage',
+              );
+            await settings(client, oofSet([oofMessage(audience, { enabled: '0' })]));
+            const before = await oofMessages();
+            const reply = `Away, ${audience} reply`;
+            const set = await settings(
+              client,
+              oofSet([oofMessage(audience, { enabled: '1', reply, bodyType: 'TEXT' })]),
+            );
+            assert.equal(propertyStatus(set, 'Oof'), '1');
+
+            const after = await oofMessages();
+            const index = after.findIndex((m) => m.children[0]?.name === audience);
+            const message = after[index] as WbxmlElement;
+            assert.deepEqual(
+              message.children.map((c) => c.name),
+              [audience, 'Enabled', 'ReplyMessage', 'BodyType'],
+            );
+            assert.equal(childText(message, 'Enabled'), '1');
+            assert.equal(childText(message, 'ReplyMessage'), reply);
+            assert.equal(childText(message, 'BodyType'), 'TEXT');
+            // The other audiences are as they were.
+            assert.deepEqual(
+              after.filter((_, i) => i !== index),
+              before.filter((m) => m.children[0]?.name !== audience),
+            );
+          });
+        }
+
         test('Oof: bad Sets get their status and change nothing', async () => {
           const client = clientAt(version);
           const before = await settings(client, oofGet());

@@ -124,6 +124,60 @@ describeEachDatabase('provisioning', (context) => {
     });
   }
 
+  for (const version of versions) {
+    test(`${version}: the download's Policy carries the policy, the acknowledgement's only the final key`, async () => {
+      const client = phone(required, { version });
+      const type = version === '2.5' ? 'MS-WAP-Provisioning-XML' : 'MS-EAS-Provisioning-WBXML';
+      const policyType = el('Provision', 'PolicyType', type);
+      const policyOf = (body: WbxmlElement | undefined) => {
+        assert.ok(body);
+        assert.equal(childText(body, 'Status', 'Provision'), '1');
+        const policies = child(body, 'Policies', 'Provision');
+        assert.ok(policies);
+        assert.equal(policies.children.length, 1);
+        return policies.children[0]!;
+      };
+
+      const download = policyOf((await client.send('Provision', policyRequest(policyType))).body);
+      assert.deepEqual(
+        download.children.map((c) => c.name),
+        ['PolicyType', 'Status', 'PolicyKey', 'Data'],
+      );
+      assert.equal(childText(download, 'PolicyType', 'Provision'), type);
+      assert.equal(childText(download, 'Status', 'Provision'), '1');
+      const temporaryKey = childText(download, 'PolicyKey', 'Provision');
+      assert.ok(Number(temporaryKey) >= 1 && Number(temporaryKey) <= 0x7fffffff);
+      const data = child(download, 'Data', 'Provision')!;
+      if (version === '2.5')
+        assert.match(childText(download, 'Data', 'Provision') ?? '', /^<wap-provisioningdoc>/);
+      else assert.equal(data.children[0]?.name, 'EASProvisionDoc');
+
+      const acknowledgement = policyOf(
+        (
+          await client.send(
+            'Provision',
+            policyRequest(
+              policyType,
+              el('Provision', 'PolicyKey', String(temporaryKey)),
+              el('Provision', 'Status', '1'),
+            ),
+          )
+        ).body,
+      );
+      assert.deepEqual(
+        acknowledgement.children.map((c) => c.name),
+        ['PolicyType', 'Status', 'PolicyKey'],
+      );
+      assert.equal(childText(acknowledgement, 'PolicyType', 'Provision'), type);
+      assert.equal(childText(acknowledgement, 'Status', 'Provision'), '1');
+      const finalKey = childText(acknowledgement, 'PolicyKey', 'Provision');
+      assert.ok(Number(finalKey) >= 0x80000000);
+      assert.equal((await devices.show(client.deviceId))?.accounts[0]?.policyKey, Number(finalKey));
+      client.policyKey = finalKey;
+      assertPassed(await folderSync(client));
+    });
+  }
+
   test('the base64 query carries the policy key', async () => {
     const client = phone(required, { version: '14.1', queryForm: 'base64' });
     assertGated(await folderSync(client), '14.1', 142);
@@ -396,6 +450,38 @@ describeEachDatabase('provisioning', (context) => {
       ),
     );
     assert.equal(policyStatusOf(acknowledged.body), '1');
+  });
+
+  test('acknowledging a download again once it was acknowledged is answered Policy Status 5 and changes nothing', async () => {
+    const client = phone(required, { version: '14.1' });
+    const download = await client.send('Provision', policyRequest(WBXML_POLICY));
+    const temporaryKey = childText(child(child(download.body!, 'Policies')!, 'Policy')!, 'PolicyKey');
+    const acknowledge = () =>
+      client.send(
+        'Provision',
+        policyRequest(
+          WBXML_POLICY,
+          el('Provision', 'PolicyKey', String(temporaryKey)),
+          el('Provision', 'Status', '1'),
+        ),
+      );
+    const first = await acknowledge();
+    assert.equal(policyStatusOf(first.body), '1');
+    const finalKey = childText(child(child(first.body!, 'Policies')!, 'Policy')!, 'PolicyKey');
+    const before = await provisioningState(context.database.db, client.deviceId);
+    assert.equal(before.accounts[0]?.temporary_policy_key, null);
+
+    const again = await acknowledge();
+    assert.equal(statusOf(again), '1');
+    assert.equal(policyStatusOf(again.body), '5');
+    assert.deepEqual(
+      child(child(again.body!, 'Policies')!, 'Policy')!.children.map((c) => c.name),
+      ['PolicyType', 'Status'],
+    );
+    assert.deepEqual(await provisioningState(context.database.db, client.deviceId), before);
+    // The key the first acknowledgement gave still lets the device in.
+    client.policyKey = finalKey;
+    assertPassed(await folderSync(client));
   });
 
   test('a policy set that no longer validates is answered Policy Status 4', async () => {

@@ -155,6 +155,44 @@ describeEachDatabase('remote wipe', (context) => {
     assertPassed(await folderSync(alice));
   });
 
+  test('16.1: an account-only wipe is answered Status 1, asked for again when it fails, gone once the account is removed', async () => {
+    const deviceId = `ACCOUNT${process.pid}`;
+    const alice = phone(required, { version: '16.1', deviceId });
+    const bob = phone(required, { version: '16.1', deviceId, user: 'bob' });
+    for (const client of [alice, bob]) assert.equal((await provision(client)).kind, 'provisioned');
+    await devices.requestWipe(deviceId, { account: 'bob', by: 'admin' });
+    const directive = el('Provision', 'Provision', [
+      el('Provision', 'Status', '1'),
+      el('Provision', 'AccountOnlyRemoteWipe'),
+    ]);
+    const acknowledgement = (status: string) =>
+      el('Provision', 'Provision', [
+        el('Provision', 'AccountOnlyRemoteWipe', [el('Provision', 'Status', status)]),
+      ]);
+
+    assert.deepEqual((await bob.send('Provision', el('Provision', 'Provision'))).body, directive);
+    assert.deepEqual(
+      (await bob.send('Provision', acknowledgement('2'))).body,
+      el('Provision', 'Provision', [
+        el('Provision', 'Status', '2'),
+        el('Provision', 'AccountOnlyRemoteWipe'),
+      ]),
+    );
+    assert.equal((await devices.show(deviceId))?.accounts.find((a) => a.user === 'bob')?.wipe, 'pending');
+    assert.deepEqual((await bob.send('Provision', el('Provision', 'Provision'))).body, directive);
+    assert.deepEqual(
+      (await bob.send('Provision', acknowledgement('1'))).body,
+      el('Provision', 'Provision', [el('Provision', 'Status', '1')]),
+    );
+    assert.equal((await devices.show(deviceId))?.accounts.find((a) => a.user === 'bob')?.wipe, 'wiped');
+
+    assert.equal(await devices.removeAccount(deviceId, { account: 'bob', by: 'admin' }), true);
+    assert.deepEqual(
+      (await bob.send('Provision', el('Provision', 'Provision'))).body,
+      el('Provision', 'Provision', [el('Provision', 'Status', '1')]),
+    );
+  });
+
   test('a whole-device wipe reaches every account on the phone', async () => {
     const deviceId = `FAMILY${process.pid}`;
     const alice = phone(required, { version: '14.1', deviceId });
