@@ -11,22 +11,18 @@
 // with trust auth; a database is created for the run and dropped after.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { EasClient, provision } from '../src/client/index.ts';
 import { WBXML_MEDIA_TYPE } from '../src/http/activesync.ts';
 import { openDatabase } from '../src/state/db.ts';
 import { UserStore } from '../src/state/users.ts';
 import { childText, el, encode } from '../src/wbxml/index.ts';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../test/helpers/databases.ts';
 
 const MEASURE_SECONDS = 10;
 const WARM_UP_SECONDS = 2;
 const CONNECTIONS = 10;
-const POSTGRES_URL = process.env.AIRSYNC_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BIN = join(import.meta.dirname, '..', 'bin', 'airsync.js');
 
 const USER = { name: 'bench', password: 'bench password' };
@@ -43,57 +39,21 @@ interface Measurement {
   failures: number;
 }
 
-/** A fresh data dir and, for PostgreSQL, a fresh database; `remove` drops both. */
-interface Storage {
-  dataDir: string;
-  /** AIRSYNC_DATABASE for the server; undefined for SQLite in dataDir. */
-  database: string | undefined;
-  remove(): Promise<void>;
-}
-
-async function sqliteStorage(): Promise<Storage> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'airsync-bench-'));
-  return { dataDir, database: undefined, remove: () => rm(dataDir, { recursive: true, force: true }) };
-}
-
-async function postgresStorage(): Promise<Storage> {
-  const storage = await sqliteStorage();
-  const name = `airsync_bench_${randomBytes(6).toString('hex')}`;
-  await administer(`CREATE DATABASE ${name}`);
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  return {
-    ...storage,
-    database: url.href,
-    remove: async () => {
-      await administer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await storage.remove();
-    },
-  };
-}
-
-async function administer(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Starts `airsync serve` on a free loopback port; resolves with its URL once it listens. */
-async function serve(storage: Storage, protocolLog: boolean): Promise<{ url: string; server: ChildProcess }> {
+async function serve(
+  storage: TestDatabase,
+  protocolLog: boolean,
+): Promise<{ url: string; server: ChildProcess }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     AIRSYNC_PROVISIONING: 'required',
     AIRSYNC_LOG_LEVEL: 'warn',
     AIRSYNC_DEVICE_LOG_ENTRIES: protocolLog ? '200' : '0',
   };
-  if (storage.database !== undefined) env.AIRSYNC_DATABASE = storage.database;
+  if (storage.config.database !== undefined) env.AIRSYNC_DATABASE = storage.config.database;
   const server = spawn(
     process.execPath,
-    [BIN, 'serve', '--listen', '127.0.0.1:0', '--data', storage.dataDir],
+    [BIN, 'serve', '--listen', '127.0.0.1:0', '--data', storage.config.dataDir],
     {
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -154,7 +114,7 @@ async function load(url: string, request: autocannon.Request, seconds: number): 
   return autocannon({ url, connections: CONNECTIONS, duration: seconds, requests: [request] });
 }
 
-async function measure(storage: Storage, protocolLog: boolean): Promise<Measurement> {
+async function measure(storage: TestDatabase, protocolLog: boolean): Promise<Measurement> {
   const { url, server } = await serve(storage, protocolLog);
   try {
     const request = await provisionedRequest(`${url}/Microsoft-Server-ActiveSync`);
@@ -171,11 +131,6 @@ async function measure(storage: Storage, protocolLog: boolean): Promise<Measurem
   }
 }
 
-const STORAGES: [string, () => Promise<Storage>][] = [
-  ['sqlite', sqliteStorage],
-  ['postgres', postgresStorage],
-];
-
 const HEADER = ['database', 'protocol log', 'requests/s', 'p50 ms', 'p99 ms', 'failures'];
 const WIDTHS = [8, 12, 10, 6, 6, 8];
 /** Text columns left-aligned, numbers right-aligned. */
@@ -188,17 +143,17 @@ console.log(
 );
 console.log(line(HEADER));
 console.log(line(WIDTHS.map((width) => '-'.repeat(width))));
-for (const [database, create] of STORAGES) {
-  let storage: Storage;
+for (const database of DATABASE_KINDS) {
+  let storage: TestDatabase;
   try {
-    storage = await create();
+    storage = await createTestDatabase(database);
   } catch (error) {
     console.log(`${database}: skipped, ${error instanceof Error ? error.message : String(error)}`);
     continue;
   }
   try {
     // The user is added here, once: its password hash is the slow part of setting up.
-    const seeded = await openDatabase({ dataDir: storage.dataDir, database: storage.database });
+    const seeded = await openDatabase(storage.config);
     await new UserStore(seeded.db).add(USER.name, USER.password);
     await seeded.close();
     for (const protocolLog of [true, false]) {
@@ -207,6 +162,6 @@ for (const [database, create] of STORAGES) {
       console.log(line([database, protocolLog ? 'on' : 'off', ...figures]));
     }
   } finally {
-    await storage.remove();
+    await storage.drop();
   }
 }
