@@ -11,12 +11,16 @@ Actions:
   list                                                        print the user names, one a line,
                                                               administrators marked "(admin)"
   passwd NAME  (--password PW | --password-stdin)             set a new password
+  set NAME     [--email ADDR] [--display-name TEXT]           how the user appears in mail (Settings
+                                                              UserInformation); '' clears a field
   remove NAME                                                 delete a user
 
 Options:
   --password PW       the password (other local users can see it in the process list)
   --password-stdin    read the password from the first line of standard input
   --admin             the user administers every device and policy set through the /api
+  --email ADDR        the user's address; without one it is NAME@mailDomain
+  --display-name TEXT the user's name as shown in mail
 
 ${COMMON_USAGE}`;
 
@@ -24,12 +28,15 @@ const USER_OPTIONS = {
   password: { type: 'string' },
   'password-stdin': { type: 'boolean' },
   admin: { type: 'boolean' },
+  email: { type: 'string' },
+  'display-name': { type: 'string' },
 } as const;
 
 type UserAction =
   | { action: 'list' }
   | { action: 'remove'; name: string }
   | { action: 'passwd'; name: string; password: string }
+  | { action: 'set'; name: string; email?: string; displayName?: string }
   | { action: 'add'; name: string; password: string; admin: boolean };
 
 export async function user(args: string[]): Promise<number> {
@@ -51,6 +58,10 @@ export async function user(args: string[]): Promise<number> {
         if (!(await users.setPassword(request.name, request.password))) throw noSuchUser(request.name);
         process.stdout.write(`changed the password of ${request.name}\n`);
         break;
+      case 'set':
+        if (!(await users.setMailIdentity(request.name, request))) throw noSuchUser(request.name);
+        process.stdout.write(`changed the mail identity of ${request.name}\n`);
+        break;
       case 'remove':
         if (!(await users.remove(request.name))) throw noSuchUser(request.name);
         process.stdout.write(`removed user ${request.name}\n`);
@@ -70,7 +81,13 @@ export async function user(args: string[]): Promise<number> {
 /** Checks the arguments before the database is opened; reads the password when the action takes one. */
 async function userAction(
   positionals: string[],
-  values: { password?: string; 'password-stdin'?: boolean; admin?: boolean },
+  values: {
+    password?: string;
+    'password-stdin'?: boolean;
+    admin?: boolean;
+    email?: string;
+    'display-name'?: string;
+  },
 ): Promise<UserAction> {
   const [action, name, ...extra] = positionals;
   const refusePassword = () => {
@@ -82,12 +99,16 @@ async function userAction(
   if (values.admin === true && action !== 'add') {
     throw new UsageError(`--admin goes with user add, not user ${action}`, USER_USAGE);
   }
+  const identityGiven = values.email !== undefined || values['display-name'] !== undefined;
+  if (identityGiven && action !== 'set') {
+    throw new UsageError(`--email and --display-name go with user set, not user ${action}`, USER_USAGE);
+  }
   if (action === 'list') {
     if (name !== undefined) throw new UsageError(`unexpected argument: ${name}`, USER_USAGE);
     refusePassword();
     return { action };
   }
-  if (action !== 'add' && action !== 'passwd' && action !== 'remove') {
+  if (action !== 'add' && action !== 'passwd' && action !== 'set' && action !== 'remove') {
     throw new UsageError(`unknown action: user ${action}`, USER_USAGE);
   }
   if (name === undefined) throw new UsageError(`user ${action} needs a user name`, USER_USAGE);
@@ -96,6 +117,11 @@ async function userAction(
   if (action === 'remove') {
     refusePassword();
     return { action, name: userName };
+  }
+  if (action === 'set') {
+    refusePassword();
+    if (!identityGiven) throw new UsageError('user set needs --email or --display-name', USER_USAGE);
+    return { action, name: userName, email: values.email, displayName: values['display-name'] };
   }
   const password = await passwordFromOptions(values, USER_USAGE);
   return action === 'add'

@@ -21,7 +21,7 @@ export interface UserDirectory {
 
 export class UserError extends Error {
   constructor(
-    readonly code: 'invalid-name' | 'empty-password' | 'exists',
+    readonly code: 'invalid-name' | 'invalid-email' | 'empty-password' | 'exists',
     message: string,
   ) {
     super(message);
@@ -91,6 +91,31 @@ export class UserStore implements UserDirectory {
     const result = await this.db
       .updateTable('users')
       .set({ password_hash: await hashPassword(password) })
+      .where('name', '=', normalizeUserName(name))
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Sets how the user appears in mail: their address and display name. An empty string clears a
+   * field (the address then falls back to name@mail domain); an absent one is left as it is. False
+   * when there is no such user.
+   */
+  async setMailIdentity(name: string, identity: { email?: string; displayName?: string }): Promise<boolean> {
+    const { email, displayName } = identity;
+    if (email !== undefined && email !== '' && !/^[^\s@<>"]+@[^\s@<>"]+$/u.test(email)) {
+      throw new UserError('invalid-email', `invalid e-mail address "${email}"`);
+    }
+    const changes = {
+      ...(email === undefined ? {} : { email: email === '' ? null : email.toLowerCase() }),
+      ...(displayName === undefined
+        ? {}
+        : { display_name: displayName.trim() === '' ? null : displayName.trim() }),
+    };
+    if (Object.keys(changes).length === 0) return (await this.find(name)) !== undefined;
+    const result = await this.db
+      .updateTable('users')
+      .set(changes)
       .where('name', '=', normalizeUserName(name))
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;

@@ -50,6 +50,31 @@ describe('airsync user', () => {
     assert.equal(await passwordWorks(data.dir, 'alice', 'secret'), false);
   });
 
+  it('sets the address and display name a user appears with', async () => {
+    const set = await airsync([
+      'user',
+      'set',
+      'alice',
+      '--email',
+      'alice@example.org',
+      '--display-name',
+      'Alice A',
+      ...dataArgs,
+    ]);
+    assert.deepEqual(set, { code: 0, stdout: 'changed the mail identity of alice\n', stderr: '' });
+    const database = await openDatabase({ dataDir: data.dir, database: undefined });
+    try {
+      const row = await database.db
+        .selectFrom('users')
+        .select(['email', 'display_name'])
+        .where('name', '=', 'alice')
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(row, { email: 'alice@example.org', display_name: 'Alice A' });
+    } finally {
+      await database.close();
+    }
+  });
+
   it('removes a user', async () => {
     const removed = await airsync(['user', 'remove', 'bob', ...dataArgs]);
     assert.deepEqual(removed, { code: 0, stdout: 'removed user bob\n', stderr: '' });

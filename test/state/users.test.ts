@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mailIdentityOf } from '../../src/state/mail-identity.ts';
 import { UserError, UserStore, normalizeUserName } from '../../src/state/users.ts';
 import { describeEachDatabase } from '../helpers/databases.ts';
 
@@ -66,6 +67,27 @@ describeEachDatabase('UserStore', (context) => {
     assert.equal(await users().verify('dave', 'old'), undefined);
     assert.equal((await users().verify('dave', 'new'))?.name, 'dave');
     assert.equal(await users().setPassword('nobody', 'new'), false);
+  });
+
+  test('sets, keeps and clears the mail identity the user appears with', async () => {
+    const mailer = await users().add('mailer', 'secret');
+    const identity = () => mailIdentityOf(context.database.db, mailer, 'example.org');
+    assert.deepEqual(await identity(), { address: 'mailer@example.org', displayName: null });
+    assert.equal(
+      await users().setMailIdentity('mailer', { email: 'M.Ailer@Example.COM', displayName: ' Mai Ler ' }),
+      true,
+    );
+    assert.deepEqual(await identity(), { address: 'm.ailer@example.com', displayName: 'Mai Ler' });
+    assert.equal(await users().setMailIdentity('mailer', { displayName: 'Mai' }), true);
+    assert.deepEqual(await identity(), { address: 'm.ailer@example.com', displayName: 'Mai' });
+    assert.equal(await users().setMailIdentity('mailer', { email: '' }), true);
+    assert.deepEqual(await identity(), { address: 'mailer@example.org', displayName: 'Mai' });
+    await assert.rejects(
+      users().setMailIdentity('mailer', { email: 'not an address' }),
+      (error) => error instanceof UserError && error.code === 'invalid-email',
+    );
+    assert.deepEqual(await identity(), { address: 'mailer@example.org', displayName: 'Mai' });
+    assert.equal(await users().setMailIdentity('nobody', { email: 'n@example.org' }), false);
   });
 
   test('removes a user', async () => {
