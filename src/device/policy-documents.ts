@@ -5,12 +5,10 @@
 // (a key that does makes Outlook on 12.x loop Provision → 449 → Provision; grommunio-sync#26).
 
 import { createHash } from 'node:crypto';
+import { isVersionAtLeast, type ProtocolVersion } from '../http/query.ts';
 import { el, type WbxmlElement } from '../wbxml/tree.ts';
 import type { PolicySettingName, PolicySettings } from './policy-settings.ts';
 
-/** The EAS protocol versions, oldest first. */
-export const PROTOCOL_VERSIONS = ['2.5', '12.0', '12.1', '14.0', '14.1', '16.0', '16.1'] as const;
-export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
 /** The versions that receive their policy as an EASProvisionDoc. */
 export type EasProvisionDocVersion = Exclude<ProtocolVersion, '2.5'>;
 
@@ -89,17 +87,13 @@ function isListSetting(name: PolicySettingName): name is ListSettingName {
   return name in LIST_ITEMS;
 }
 
-function isAtLeast(version: ProtocolVersion, minimum: ProtocolVersion): boolean {
-  return PROTOCOL_VERSIONS.indexOf(version) >= PROTOCOL_VERSIONS.indexOf(minimum);
-}
-
 /** The EASProvisionDoc (Provision namespace) with every setting the version defines, in schema order. */
 export function policyElementsFor(
   settings: PolicySettings,
   protocolVersion: EasProvisionDocVersion,
 ): WbxmlElement {
   const elements = SETTINGS_IN_DOCUMENT_ORDER.filter((name) =>
-    isAtLeast(protocolVersion, FIRST_VERSION[name]),
+    isVersionAtLeast(protocolVersion, FIRST_VERSION[name]),
   ).flatMap((name) => settingElements(settings, name));
   return el('Provision', 'EASProvisionDoc', elements);
 }

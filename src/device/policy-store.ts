@@ -8,7 +8,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Db } from '../state/db.ts';
 import { normalizeUserName } from '../state/users.ts';
-import { policyKeyFor, type ProtocolVersion } from './policy-documents.ts';
+import type { ProtocolVersion } from '../http/query.ts';
+import { policyKeyFor } from './policy-documents.ts';
 import {
   defaultPolicySettings,
   policySettingsSchema,

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  PROTOCOL_VERSIONS,
   TEMPORARY_POLICY_KEY_MAX,
   parsePolicyType,
   policyElementsFor,
@@ -11,8 +10,8 @@ import {
   policyTypeFor,
   wapProvisioningXml,
   type EasProvisionDocVersion,
-  type ProtocolVersion,
 } from '../../src/device/policy-documents.ts';
+import { PROTOCOL_VERSIONS, type ProtocolVersion } from '../../src/http/query.ts';
 import {
   defaultPolicySettings,
   policySettingsSchema,
