@@ -1,0 +1,121 @@
+// The PostgreSQL transport: LISTEN and NOTIFY on one dedicated connection per process, outside the
+// pool, so that waiting requests never hold a pooled connection. A NOTIFY reaches every listener
+// once it is committed (here, at once: it is sent outside any transaction), including the sender,
+// which skips its own payloads because it delivered them itself.
+
+import pg from 'pg';
+import type { ChangeTransport, FolderChange, TransportSink } from './bus.ts';
+import { KeepConnected, type Backoff } from './keep-connected.ts';
+import { Outbox } from './outbox.ts';
+import { decodeChange, encodeChange } from './wire.ts';
+
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes and more. */
+const MAX_PAYLOAD_BYTES = 7999;
+
+export interface PostgresTransportOptions {
+  connectionString: string;
+  /** Lower case letters, digits and _. */
+  channel: string;
+  /** How the connection shows in pg_stat_activity (application_name). */
+  connectionName: string;
+  backoff: Backoff;
+}
+
+interface Listener {
+  client: pg.Client;
+  close(): Promise<void>;
+}
+
+export class PostgresTransport implements ChangeTransport {
+  readonly #instanceId: string;
+  readonly #options: PostgresTransportOptions;
+  readonly #sink: TransportSink;
+  readonly #outbox: Outbox<Listener>;
+  #listener: KeepConnected<Listener> | undefined;
+
+  private constructor(instanceId: string, options: PostgresTransportOptions, sink: TransportSink) {
+    this.#instanceId = instanceId;
+    this.#options = options;
+    this.#sink = sink;
+    this.#outbox = new Outbox({
+      connection: () => this.#listener?.current,
+      send: async (listener, payload) => {
+        await listener.client.query('SELECT pg_notify($1, $2)', [options.channel, payload]);
+      },
+      error: sink.error,
+    });
+  }
+
+  /** Resolves once this process listens; rejects if the first connection fails. */
+  static async start(
+    instanceId: string,
+    options: PostgresTransportOptions,
+    sink: TransportSink,
+  ): Promise<PostgresTransport> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(options.channel)) {
+      throw new Error(
+        `a channel name is lower case letters, digits and _, not ${JSON.stringify(options.channel)}`,
+      );
+    }
+    const transport = new PostgresTransport(instanceId, options, sink);
+    transport.#listener = await KeepConnected.start<Listener>({
+      open: (dropped) => transport.#open(dropped),
+      reopened: () => {
+        transport.#outbox.flush();
+        sink.gap();
+      },
+      error: sink.error,
+      backoff: options.backoff,
+    });
+    return transport;
+  }
+
+  send(change: FolderChange): void {
+    const payload = encodeChange(this.#instanceId, change);
+    if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
+      this.#sink.error(new Error(`a change of folder ${change.folderId} is too long for a NOTIFY payload`));
+      return;
+    }
+    this.#outbox.push(payload);
+  }
+
+  async close(): Promise<void> {
+    const unsent = await this.#outbox.drain();
+    if (unsent > 0) this.#sink.error(new Error(`${unsent} changes not forwarded: no connection at close`));
+    await this.#listener?.close();
+  }
+
+  async #open(dropped: (error?: Error) => void): Promise<Listener> {
+    const { connectionString, connectionName, channel } = this.#options;
+    const client = new pg.Client({
+      connectionString,
+      application_name: connectionName,
+      // The connection is idle while nothing changes; keepalives notice a peer that vanished.
+      keepAlive: true,
+    });
+    client.on('error', dropped);
+    client.on('end', () => dropped(new Error('the PostgreSQL connection ended')));
+    client.on('notification', (message) => {
+      if (message.channel === channel && message.payload !== undefined) this.#receive(message.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    return { client, close: () => client.end() };
+  }
+
+  #receive(payload: string): void {
+    const received = decodeChange(payload);
+    if (received === undefined) {
+      this.#sink.error(
+        new Error(`ignored a payload on channel ${this.#options.channel} that is not a change`),
+      );
+      return;
+    }
+    if (received.source !== this.#instanceId) this.#sink.deliver(received.change);
+  }
+}
