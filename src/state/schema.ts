@@ -5,8 +5,10 @@
 //   strings, so a bigint column must be typed `string` here and converted where it is read.
 
 import type { ColumnType, Generated } from 'kysely';
+import type { PimStoreTables } from '../backends/store/schema.ts';
+import type { SyncStateTables } from '../sync/schema.ts';
 
-export interface Tables {
+export interface Tables extends PimStoreTables, SyncStateTables {
   users: UsersTable;
   policies: PoliciesTable;
   devices: DevicesTable;

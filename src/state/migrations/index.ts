@@ -4,9 +4,13 @@ import type { Migration } from 'kysely';
 import * as users from './0001-users.ts';
 import * as devices from './0002-devices.ts';
 import * as settings from './0003-settings.ts';
+import * as pimStore from './0004-pim-store.ts';
+import * as syncState from './0005-sync-state.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-users': users,
   '0002-devices': devices,
   '0003-settings': settings,
+  '0004-pim-store': pimStore,
+  '0005-sync-state': syncState,
 };
