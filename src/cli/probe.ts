@@ -2,7 +2,7 @@
 // a failing account can be diagnosed without capturing its traffic. It provisions like a phone, but
 // never acknowledges a remote wipe: a probe must not make a server believe a phone erased itself.
 import { readFile } from 'node:fs/promises';
-import { EasClient, EasConnectionError, provision } from '../client/index.ts';
+import { EasClient, EasConnectionError, folderSync, provision, sync } from '../client/index.ts';
 import type { EasOptionsResponse, EasResponse, ProvisionOutcome } from '../client/index.ts';
 import type { Config } from '../config.ts';
 import { ACTIVESYNC_PATH } from '../http/activesync.ts';
@@ -13,8 +13,9 @@ import { readPasswordLine } from './password.ts';
 export const PROBE_USAGE = `Usage: airsync probe [URL] --user NAME [options]
 
 Checks an ActiveSync server the way a phone would: is it reachable, which protocol versions and
-commands does it offer, are the credentials accepted, what does an authenticated request get, and
-which security policy does the device get when it provisions. A pending remote wipe is reported,
+commands does it offer, are the credentials accepted, what does an authenticated request get,
+which security policy does the device get when it provisions, and which folders sync with how many
+items. A pending remote wipe is reported,
 never acknowledged: it stays pending.
 URL is the server's address (https://mail.example.org) or its full endpoint URL; without it, the
 server of the configuration (its public URL, else its listen address) is probed.
@@ -117,8 +118,82 @@ async function probeWith(client: EasClient, requestedVersion: string | undefined
   }
   say('credentials', `accepted for ${client.user}`);
   say('request', `${request}: ${folderSyncInWords(answer)}`);
-  await probeProvisioning(client, sentToProvision(answer));
+  const retried = await probeProvisioning(client, sentToProvision(answer));
+  if (isFolderSyncSuccess(retried ?? answer)) await probeFolders(client);
   return 0;
+}
+
+function isFolderSyncSuccess(answer: EasResponse): boolean {
+  return answer.status === 200 && answer.body !== undefined && childText(answer.body, 'Status') === '1';
+}
+
+/**
+ * Lists the folders a phone would see and syncs each one from SyncKey 0 to its end, counting items,
+ * so that a folder that does not sync (or holds nothing) shows up by name.
+ */
+async function probeFolders(client: EasClient): Promise<void> {
+  const hierarchy = await folderSync(client);
+  const folders = hierarchy.changes.filter((entry) => entry.kind === 'add');
+  for (const folder of folders) {
+    const className = folder.type === undefined ? undefined : FOLDER_CLASSES[folder.type];
+    const label = `${folder.name ?? '(no name)'} (${className ?? `type ${folder.type ?? '?'}`}, ServerId ${folder.serverId})`;
+    if (className === undefined) {
+      say('folder', `${label}: not synced by this probe`);
+      continue;
+    }
+    say('folder', `${label}: ${await syncedItemsInWords(client, folder.serverId, className)}`);
+  }
+}
+
+/** The EAS class of each folder type (MS-ASCMD 2.2.3.186.3) whose items the probe counts. */
+const FOLDER_CLASSES: Record<number, string> = {
+  2: 'Email',
+  3: 'Email',
+  4: 'Email',
+  5: 'Email',
+  6: 'Email',
+  12: 'Email',
+  7: 'Tasks',
+  15: 'Tasks',
+  8: 'Calendar',
+  13: 'Calendar',
+  9: 'Contacts',
+  14: 'Contacts',
+  10: 'Notes',
+  17: 'Notes',
+};
+
+/** Syncs one folder from key 0 in windows of 100 until the server has nothing more. */
+async function syncedItemsInWords(
+  client: EasClient,
+  collectionId: string,
+  className: string,
+): Promise<string> {
+  // 2.5 names the class of every collection; later versions know it from the folder.
+  const classOf = client.protocolVersion === '2.5' ? { className } : {};
+  let syncKey = '0';
+  let items = 0;
+  let requests = 0;
+  for (;;) {
+    const answer = await sync(client, [
+      {
+        ...classOf,
+        collectionId,
+        syncKey,
+        ...(syncKey === '0' ? {} : { getChanges: true, windowSize: 100 }),
+      },
+    ]);
+    requests += 1;
+    const collection = answer.collections[0];
+    const status = collection?.status ?? answer.status;
+    if (answer.response.status !== 200 || status !== 1 || collection?.syncKey === undefined) {
+      return `Sync failed after ${items} items: HTTP ${answer.response.status}, status ${status ?? 'missing'}`;
+    }
+    items += collection.commands.filter((command) => command.kind === 'add').length;
+    const first = syncKey === '0';
+    syncKey = collection.syncKey;
+    if (!first && !collection.moreAvailable) return `${items} items in ${requests} Sync requests`;
+  }
 }
 
 /** FolderSync with SyncKey 0: the first thing a phone asks. Undefined (and said why) when it is not WBXML. */
@@ -135,9 +210,13 @@ async function sendFolderSync(client: EasClient): Promise<EasResponse | undefine
 
 /**
  * Runs both Provision phases and reports the policy and keys received; when the first request was
- * sent to provision, repeats it with the final key to show whether the device now gets through.
+ * sent to provision, repeats it with the final key to show whether the device now gets through, and
+ * returns that answer.
  */
-async function probeProvisioning(client: EasClient, retryAfterwards: boolean): Promise<void> {
+async function probeProvisioning(
+  client: EasClient,
+  retryAfterwards: boolean,
+): Promise<EasResponse | undefined> {
   let outcome: ProvisionOutcome;
   try {
     outcome = await provision(client, { wipeStatus: 'leave-pending' });
@@ -163,13 +242,14 @@ async function probeProvisioning(client: EasClient, retryAfterwards: boolean): P
       sayLines('policy', policyLines(outcome.policy));
       say('provision', `policy acknowledged as applied; final policy key ${outcome.policyKey}`);
   }
-  if (!retryAfterwards) return;
+  if (!retryAfterwards) return undefined;
   const again = await sendFolderSync(client);
-  if (again === undefined) return;
+  if (again === undefined) return undefined;
   say(
     'request',
     `FolderSync with policy key ${outcome.policyKey} got HTTP ${again.status}: ${folderSyncInWords(again)}`,
   );
+  return again;
 }
 
 function wipeInWords(scope: 'device' | 'account'): string {

@@ -8,9 +8,18 @@ import type { DeviceSession } from '../device/devices.ts';
 import { isVersionAtLeast, type CommandName, type EasRequest, type ProtocolVersion } from '../http/query.ts';
 import type { Db } from '../state/db.ts';
 import type { User } from '../state/users.ts';
+import type { SyncEngine, SyncSession } from '../sync/engine.ts';
 import type { WbxmlElement } from '../wbxml/tree.ts';
+import { folderCreate } from './folder-create.ts';
+import { folderDelete } from './folder-delete.ts';
+import { folderSync } from './folder-sync.ts';
+import { folderUpdate } from './folder-update.ts';
+import { getItemEstimate } from './get-item-estimate.ts';
+import { itemOperations } from './item-operations.ts';
+import { moveItems } from './move-items.ts';
 import { provision } from './provision.ts';
 import { settings } from './settings.ts';
+import { sync } from './sync.ts';
 
 export interface CommandContext {
   request: EasRequest;
@@ -26,6 +35,17 @@ export interface CommandContext {
   mime?: Buffer;
   /** The host name clients reach the server at: publicUrl's, else the request's Host. */
   publicHost: string;
+  /** The sync engine over the server's backends, one per server. */
+  sync: SyncEngine;
+}
+
+/** Who a sync command works for: the device account, the user, the protocol version. */
+export function syncSessionOf(context: CommandContext): SyncSession {
+  return {
+    account: context.device.accountId,
+    owner: { id: context.user.id, name: context.user.name },
+    version: context.request.protocolVersion,
+  };
 }
 
 /**
@@ -46,7 +66,18 @@ export type CommandHandler = (
 
 export type CommandTable = Partial<Record<CommandName, CommandHandler>>;
 
-export const commands: CommandTable = { Provision: provision, Settings: settings };
+export const commands: CommandTable = {
+  FolderCreate: folderCreate,
+  FolderDelete: folderDelete,
+  FolderSync: folderSync,
+  FolderUpdate: folderUpdate,
+  GetItemEstimate: getItemEstimate,
+  ItemOperations: itemOperations,
+  MoveItems: moveItems,
+  Provision: provision,
+  Settings: settings,
+  Sync: sync,
+};
 
 /**
  * The commands that only some protocol versions define (MS-ASCMD 2.2.1), with the first and last

@@ -635,10 +635,16 @@ async function moveWipe(db: Db, target: Target, from: WipeState, to: WipeState):
 }
 
 /**
- * Forgets the folder and collection state of the target's accounts, so that their next FolderSync
- * and Sync start from key 0. The sync state's tables do not exist yet: the sync work fills this in.
+ * Forgets the sync state of the target's accounts, so that their next FolderSync and Sync start from
+ * key 0: the collections and the items they hold go, and the hierarchy key is no longer valid. The
+ * folder map stays, so a folder keeps its ServerId when the device lists the hierarchy again.
  */
-async function forgetSyncState(_trx: Db, _target: Target): Promise<void> {}
+async function forgetSyncState(trx: Db, target: Target): Promise<void> {
+  const accounts = trx.selectFrom('device_accounts').select('id').where('device_id', '=', target.deviceRowId);
+  const ofTarget = target.accountId === undefined ? accounts : accounts.where('id', '=', target.accountId);
+  await trx.deleteFrom('sync_collections').where('account_id', 'in', ofTarget).execute();
+  await trx.updateTable('sync_hierarchy').set({ sync_key: 0 }).where('account_id', 'in', ofTarget).execute();
+}
 
 function deviceActivity(request: EasRequest, seen: string) {
   return {

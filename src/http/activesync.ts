@@ -16,6 +16,7 @@ import { DeviceStore } from '../device/devices.ts';
 import { checkGate, refusalAnswer, type GateRefusal, type RefusalAnswer } from '../device/gate.ts';
 import { DeviceLogWriter } from '../device/protocol-log.ts';
 import { quirksOf } from '../device/quirks.ts';
+import type { SyncEngine } from '../sync/engine.ts';
 import { decode, encode, WbxmlError, type WbxmlElement } from '../wbxml/index.ts';
 import { accountName, type Authenticator } from './auth.ts';
 import { HttpError } from './errors.ts';
@@ -36,6 +37,7 @@ export interface ActiveSyncOptions {
   db: Db;
   authenticator: Authenticator;
   commands: CommandTable;
+  sync: SyncEngine;
 }
 
 /** The highest protocol version offered doubles as the server's version. */
@@ -55,7 +57,7 @@ export function discoveryHeaders(config: Config, commands: CommandTable): Record
 }
 
 export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOptions): void {
-  const { config, db, authenticator, commands } = options;
+  const { config, db, authenticator, commands, sync } = options;
   const discovery = discoveryHeaders(config, commands);
   const deviceLog = new DeviceLogWriter(db, config.deviceLogEntries);
   // The database closes after the server: write what is still queued first.
@@ -131,7 +133,7 @@ export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOption
       request.protocolBodies = { request: tree ?? mime };
       const publicHost =
         config.publicUrl === undefined ? request.hostname : new URL(config.publicUrl).hostname;
-      const context = { request: eas, user, device, config, log: request.log, db, mime, publicHost };
+      const context = { request: eas, user, device, config, log: request.log, db, mime, publicHost, sync };
       return send(request, reply, await commandFor(eas)(context, tree));
     },
     // After the answer has gone out, so that the log never delays it.

@@ -12,10 +12,15 @@ import fastify, {
   type FastifyInstance,
 } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
+import type { Backend } from '../backends/contract.ts';
+import { PimStore } from '../backends/store/store.ts';
 import { commands as implementedCommands, type CommandTable } from '../commands/index.ts';
 import type { Config } from '../config.ts';
+import { itemWindow } from '../model/index.ts';
 import { openDatabase, type Database, type Db } from '../state/db.ts';
 import { UserStore, type UserDirectory } from '../state/users.ts';
+import { Backends } from '../sync/backends.ts';
+import { SyncEngine } from '../sync/engine.ts';
 import { apiRoutes } from '../web/api.ts';
 import { activeSyncRoutes, discoveryHeaders } from './activesync.ts';
 import { Authenticator } from './auth.ts';
@@ -34,6 +39,8 @@ export interface AppDeps {
   commands?: CommandTable;
   /** Where log lines go (one JSON object a line); by default standard output. */
   logDestination?: DestinationStream;
+  /** Where users' data lives; by default the built-in PIM store in `db`. */
+  backends?: readonly Backend[];
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
@@ -106,7 +113,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   const authenticator = new Authenticator(deps.users ?? new UserStore(deps.db), config.auth);
-  activeSyncRoutes(app, { config, db: deps.db, authenticator, commands });
+  const backends = new Backends(deps.backends ?? [new PimStore(deps.db, { windowOf: itemWindow })]);
+  const sync = new SyncEngine(deps.db, backends, (error, context) =>
+    logger.error({ err: error }, `${context} failed`),
+  );
+  activeSyncRoutes(app, { config, db: deps.db, authenticator, commands, sync });
   autodiscoverRoutes(app, { config, authenticator });
   apiRoutes(app, { db: deps.db, authenticator });
   return app;

@@ -1,6 +1,6 @@
 // Device sessions against a real server on loopback: servers in each provisioning mode over one
-// test database, phones that talk to them through EasClient, and FolderSync and Ping handlers that
-// only answer, so that passing the gate can be asserted for real.
+// test database, phones that talk to them through EasClient, and a Ping handler that only answers,
+// so that passing the gate can be asserted for real.
 
 import assert from 'node:assert/strict';
 import { EasClient, type EasResponse } from '../../src/client/index.ts';
@@ -17,10 +17,6 @@ export type UserName = keyof typeof USERS;
 
 export const TEST_COMMANDS = {
   ...commands,
-  FolderSync: async () => ({
-    kind: 'wbxml' as const,
-    tree: el('FolderHierarchy', 'FolderSync', [el('FolderHierarchy', 'Status', '1')]),
-  }),
   Ping: async () => ({ kind: 'wbxml' as const, tree: el('Ping', 'Ping', [el('Ping', 'Status', '1')]) }),
 };
 

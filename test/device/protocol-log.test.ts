@@ -213,7 +213,7 @@ describeEachDatabase(
     test('keeps bare HTTP answers with their status and no body', async () => {
       const client = clientOf(ALICE, 'log-http');
       assert.equal((await client.send('Ping')).status, 449);
-      assert.equal((await client.send('MoveItems', el('Move', 'MoveItems'))).status, 501);
+      assert.equal((await client.send('ResolveRecipients', el('ResolveRecipients', 'ResolveRecipients'))).status, 501);
       const [notImplemented, provision] = await logOf({ deviceId: 'log-http' }, 2);
       assert.deepEqual(
         [provision?.command, provision?.httpStatus, provision?.request, provision?.response],
@@ -221,7 +221,7 @@ describeEachDatabase(
       );
       assert.deepEqual(
         [notImplemented?.command, notImplemented?.httpStatus, notImplemented?.response],
-        ['MoveItems', 501, null],
+        ['ResolveRecipients', 501, null],
       );
     });
 

@@ -93,7 +93,10 @@ describe('airsync device, policy and user --admin, and probe provisioning', () =
     assert.match(out, /^ +MaxAttachmentSize = \(empty\)$/m);
     const finalKey = /^provision: +policy acknowledged as applied; final policy key (\d+)$/m.exec(out)?.[1];
     assert.ok(finalKey !== undefined, out);
-    assert.match(out, new RegExp(`^request: +FolderSync with policy key ${finalKey} got HTTP 501: `, 'm'));
+    assert.match(
+      out,
+      new RegExp(`^request: +FolderSync with policy key ${finalKey} got HTTP 200: status 1`, 'm'),
+    );
   });
 
   it('wipes a device from the command line; probe reports the wipe and leaves it pending', async () => {

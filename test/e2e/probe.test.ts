@@ -27,7 +27,7 @@ describe('airsync probe', () => {
     await data?.remove();
   });
 
-  it('reports the versions, accepted credentials and the 501 of the authenticated request', async () => {
+  it('reports the versions, accepted credentials, the folders and their item counts', async () => {
     // Two devices: a device held to the policy once it applied it would turn the other probe away.
     const [fromEnvironment, fromStdin] = await Promise.all([
       airsync(['probe', server.url, '--user', 'alice'], { env: { AIRSYNC_PASSWORD: 'secret' } }),
@@ -46,9 +46,15 @@ describe('airsync probe', () => {
     }
     assert.match(
       fromEnvironment.stdout,
-      /^request: +FolderSync \(SyncKey 0, EAS 16\.1\) got HTTP 501: the server does not implement FolderSync yet$/m,
+      /^request: +FolderSync \(SyncKey 0, EAS 16\.1\) got HTTP 200: status 1, success: 4 folders$/m,
     );
-    assert.match(fromStdin.stdout, /FolderSync \(SyncKey 0, EAS 14\.1\) got HTTP 501/);
+    assert.match(fromStdin.stdout, /FolderSync \(SyncKey 0, EAS 14\.1\) got HTTP 200: status 1/);
+    for (const name of ['Contacts', 'Calendar', 'Tasks', 'Notes']) {
+      assert.match(
+        fromEnvironment.stdout,
+        new RegExp(`^folder: +${name} \\(${name}, ServerId \\d+\\): 0 items in 2 Sync requests$`, 'm'),
+      );
+    }
   });
 
   it('says so when the server rejects the password, and when nothing listens', async () => {

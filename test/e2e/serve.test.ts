@@ -76,11 +76,11 @@ describe('airsync serve', () => {
   });
 
   it('logs the parsed request of a POST in either query form, and answers 501', async () => {
-    const tree = el('FolderHierarchy', 'FolderSync', [el('FolderHierarchy', 'SyncKey', '0')]);
+    const tree = el('ResolveRecipients', 'ResolveRecipients', [el('ResolveRecipients', 'To', 'bob')]);
     for (const queryForm of ['plain', 'base64'] as const) {
       const deviceId = `E2E${queryForm.toUpperCase()}`;
       const client = new EasClient({ ...phone, url: endpoint, deviceId, queryForm, policyKey: '1234' });
-      const response = await client.send('FolderSync', tree);
+      const response = await client.send('ResolveRecipients', tree);
       assert.equal(response.status, 501, queryForm);
 
       await server.waitForOutput(new RegExp(`"deviceId":"${deviceId}"`));
@@ -95,7 +95,7 @@ describe('airsync serve', () => {
           version: line?.version,
           status: line?.status,
         },
-        { user: 'alice', deviceId, deviceType: 'iPhone', cmd: 'FolderSync', version: '14.1', status: 501 },
+        { user: 'alice', deviceId, deviceType: 'iPhone', cmd: 'ResolveRecipients', version: '14.1', status: 501 },
         queryForm,
       );
     }

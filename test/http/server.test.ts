@@ -40,7 +40,7 @@ test('listens on a real socket; port 0 gives a free port in the URL', async () =
     assert.equal(denied.headers.get('www-authenticate'), 'Basic realm="airsync"');
 
     const unimplemented = await fetch(
-      `${server.url}/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=d`,
+      `${server.url}/Microsoft-Server-ActiveSync?Cmd=Search&User=alice&DeviceId=d`,
       {
         method: 'POST',
         headers: { authorization: basic(ALICE.name, ALICE.password), 'ms-asprotocolversion': '14.1' },
