@@ -9,7 +9,10 @@ Commands:
   user add|list|passwd|remove    manage the users who may sync
   device list|show|wipe|…        see and manage the devices that synced
   policy list|show|set|assign|…  manage the security policy sets devices apply
+  collection list|add|sync|…     a user's calendars, address books, … and which of them phones sync
   probe URL --user NAME          check a server from a phone's side
+  import USER FILE               import an .ics or .vcf file into a user's collections
+  export USER COLLECTION         write a collection as .ics or .vcf to standard output
 
 Run "airsync <command> --help" for the options of a command. Every command takes
 --data DIR (default ./data) and --config FILE; AIRSYNC_* environment variables override the file.`;
@@ -22,7 +25,10 @@ const COMMANDS = new Map<string, () => Promise<Command>>([
   ['user', async () => (await import('./user.ts')).user],
   ['device', async () => (await import('./device.ts')).device],
   ['policy', async () => (await import('./policy.ts')).policy],
+  ['collection', async () => (await import('./collection.ts')).collection],
   ['probe', async () => (await import('./probe.ts')).probe],
+  ['import', async () => (await import('./import.ts')).importCommand],
+  ['export', async () => (await import('./export.ts')).exportCommand],
 ]);
 
 export async function main(argv: string[]): Promise<number> {

@@ -2,6 +2,7 @@
 // with writeTransaction. An item carries the sequence of its last history row; a deleted or
 // moved-away item leaves a tombstone with the sequence of its removal.
 
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { PimClass } from '../../model/types.ts';
 import type { Tables } from '../../state/schema.ts';
@@ -103,7 +104,9 @@ export async function insertItems(
       .values(
         chunk.map((item, index) => ({
           collection_id: collectionId,
-          uid: item.uid,
+          // Every item has a UID from its creation on, also one a phone made without, so that an
+          // exported file imports again onto the same items instead of copies.
+          uid: item.uid ?? randomUUID(),
           data: item.data,
           seq: seqs[index] ?? first,
           ...windowColumns(item.window),

@@ -36,7 +36,7 @@ export interface PimItemsTable {
   id: Generated<number>;
   collection_id: number;
   /** The iCalendar or vCard UID an import matches on; null when there is none. */
-  uid: string | null;
+  uid: string;
   /** The PimItem as JSON. */
   data: string;
   /** The sequence of the item's last change. */

@@ -90,9 +90,9 @@ export interface Collection {
   itemCount: number;
 }
 
-/** An item as export sees it: with the UID an import matched it by. */
+/** An item as export sees it: with the UID an import matches it by. */
 export interface CollectionItem extends StoredItem {
-  uid: string | null;
+  uid: string;
 }
 
 export interface PutResult {

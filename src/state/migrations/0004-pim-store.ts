@@ -77,7 +77,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('collection_id', 'integer', (column) =>
       column.notNull().references('pim_collections.id').onDelete('cascade'),
     )
-    .addColumn('uid', 'text')
+    .addColumn('uid', 'text', (column) => column.notNull())
     .addColumn('data', 'text', (column) => column.notNull())
     .addColumn('seq', 'bigint', (column) => column.notNull())
     .addColumn('window_end', 'text')
@@ -93,12 +93,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .unique()
     .execute();
   // Not unique: a phone may well hold two events with one UID; an import updates the first.
-  await db.schema
-    .createIndex('pim_items_by_uid')
-    .on('pim_items')
-    .columns(['collection_id', 'uid'])
-    .where(sql.ref('uid'), 'is not', null)
-    .execute();
+  await db.schema.createIndex('pim_items_by_uid').on('pim_items').columns(['collection_id', 'uid']).execute();
 
   await db.schema
     .createTable('pim_tombstones')

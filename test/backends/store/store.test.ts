@@ -532,6 +532,24 @@ describeEachDatabase('PimStore', (context) => {
     );
   });
 
+  test('an item a phone adds without a UID gets one, which an import of its export updates', async () => {
+    const owner = await newOwner();
+    const folderId = await defaultFolder(owner, 'Contacts');
+    const added = await store.apply(owner, folderId, { kind: 'add', item: contact('Ann') }, PHONE);
+    assert.equal(added.status, 'ok');
+    const exported = [];
+    for await (const item of store.items(owner, Number(folderId))) exported.push(item);
+    const uid = exported[0]?.uid;
+    assert.ok(typeof uid === 'string' && uid !== '', 'the phone-made item has no UID');
+
+    const reimported = await store.putItem(owner, Number(folderId), contact('Ann B.'), IMPORT, { uid });
+    assert.deepEqual([reimported.created, reimported.id], [false, added.status === 'ok' && added.id]);
+    // A phone's later change keeps the UID.
+    await store.apply(owner, folderId, { kind: 'change', id: reimported.id, item: contact('Ann C.') }, PHONE);
+    const after = [];
+    for await (const item of store.items(owner, Number(folderId))) after.push(item.uid);
+    assert.deepEqual(after, [uid]);
+  });
   test('refuses an item larger than 8 MiB', async () => {
     const owner = await newOwner();
     const notes = await defaultFolder(owner, 'Notes');
