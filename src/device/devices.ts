@@ -6,7 +6,7 @@
 
 import { sql } from 'kysely';
 import { isProtocolVersion, isVersionAtLeast, type EasRequest, type ProtocolVersion } from '../http/query.ts';
-import type { Db } from '../state/db.ts';
+import { preparedQuery, type Db } from '../state/db.ts';
 import type { WipeState } from '../state/schema.ts';
 import { normalizeUserName, type User } from '../state/users.ts';
 import type { DeviceInformation } from './device-information.ts';
@@ -172,7 +172,8 @@ export class DeviceStore {
 
   /** All devices, or those carrying an account of one user, most recently seen first. */
   async list(options: { user?: string } = {}): Promise<Device[]> {
-    let query = this.devices().orderBy('d.last_seen', 'desc');
+    // Devices seen within the same millisecond: the one registered last first.
+    let query = this.devices().orderBy('d.last_seen', 'desc').orderBy('d.id', 'desc');
     if (options.user !== undefined) {
       const name = normalizeUserName(options.user);
       query = query.where(({ exists, selectFrom }) =>
@@ -453,51 +454,8 @@ export class DeviceStore {
       .select('p.name as policy_name');
   }
 
-  /** A device account with everything the gate needs, in one query: the hot path of every request. */
-  private accounts() {
-    return this.db
-      .selectFrom('device_accounts as a')
-      .innerJoin('devices as d', 'd.id', 'a.device_id')
-      .innerJoin('users as u', 'u.id', 'a.user_id')
-      .leftJoin('policies as device_policy', 'device_policy.id', 'd.policy_id')
-      .leftJoin('policies as user_policy', 'user_policy.id', 'u.policy_id')
-      .leftJoin('policies as default_policy', (join) => join.on('default_policy.is_default', '=', 1))
-      .select([
-        'd.id as device_row_id',
-        'd.device_id',
-        'd.device_type',
-        'd.user_agent',
-        'd.protocol_version',
-        'd.last_command',
-        'd.last_address',
-        'd.last_seen as device_last_seen',
-        'd.wipe_state as device_wipe',
-        'a.id as account_id',
-        'a.first_seen as account_first_seen',
-        'a.last_seen as account_last_seen',
-        'a.policy_key',
-        'a.previous_policy_key',
-        'a.temporary_policy_key',
-        'a.offered_policy_key',
-        'a.policy_version',
-        'a.policy_ack_status',
-        'a.provisioned_at',
-        'a.wipe_state as account_wipe',
-        'u.name as user_name',
-        'device_policy.name as device_policy_name',
-        'device_policy.settings as device_policy_settings',
-        'user_policy.name as user_policy_name',
-        'user_policy.settings as user_policy_settings',
-        'default_policy.name as default_policy_name',
-        'default_policy.settings as default_policy_settings',
-      ]);
-  }
-
   private account(deviceId: string, userId: number): Promise<AccountRow | undefined> {
-    return this.accounts()
-      .where('d.device_id', '=', deviceId)
-      .where('a.user_id', '=', userId)
-      .executeTakeFirst();
+    return ACCOUNT.executeTakeFirst(this.db, { deviceId, userId });
   }
 
   private async recordFirstContact(request: EasRequest, user: User, now: Date): Promise<void> {
@@ -570,7 +528,7 @@ export class DeviceStore {
 
   private async withAccounts(devices: DeviceRow[]): Promise<Device[]> {
     if (devices.length === 0) return [];
-    const rows = await this.accounts()
+    const rows = await accountsQuery(this.db)
       .where(
         'd.id',
         'in',
@@ -595,7 +553,56 @@ export class DeviceStore {
   }
 }
 
-type AccountRow = Awaited<ReturnType<ReturnType<DeviceStore['accounts']>['executeTakeFirstOrThrow']>>;
+/** A device account with everything the gate needs, in one query: the hot path of every request. */
+function accountsQuery(db: Db) {
+  return (
+    db
+      .selectFrom('device_accounts as a')
+      .innerJoin('devices as d', 'd.id', 'a.device_id')
+      .innerJoin('users as u', 'u.id', 'a.user_id')
+      .leftJoin('policies as device_policy', 'device_policy.id', 'd.policy_id')
+      .leftJoin('policies as user_policy', 'user_policy.id', 'u.policy_id')
+      // A literal, not a parameter: SQLite plans a partial index (policies_one_default) for the value
+      // bound, so a parameter there would make it compile the statement again on every run.
+      .leftJoin('policies as default_policy', (join) => join.on('default_policy.is_default', '=', sql.lit(1)))
+      .select([
+        'd.id as device_row_id',
+        'd.device_id',
+        'd.device_type',
+        'd.user_agent',
+        'd.protocol_version',
+        'd.last_command',
+        'd.last_address',
+        'd.last_seen as device_last_seen',
+        'd.wipe_state as device_wipe',
+        'a.id as account_id',
+        'a.first_seen as account_first_seen',
+        'a.last_seen as account_last_seen',
+        'a.policy_key',
+        'a.previous_policy_key',
+        'a.temporary_policy_key',
+        'a.offered_policy_key',
+        'a.policy_version',
+        'a.policy_ack_status',
+        'a.provisioned_at',
+        'a.wipe_state as account_wipe',
+        'u.name as user_name',
+        'device_policy.name as device_policy_name',
+        'device_policy.settings as device_policy_settings',
+        'user_policy.name as user_policy_name',
+        'user_policy.settings as user_policy_settings',
+        'default_policy.name as default_policy_name',
+        'default_policy.settings as default_policy_settings',
+      ])
+  );
+}
+
+/** The gate's query, built once. */
+const ACCOUNT = preparedQuery((db, account: { deviceId: string; userId: number }) =>
+  accountsQuery(db).where('d.device_id', '=', account.deviceId).where('a.user_id', '=', account.userId),
+);
+
+type AccountRow = Awaited<ReturnType<ReturnType<typeof accountsQuery>['executeTakeFirstOrThrow']>>;
 
 type DeviceRow = Awaited<ReturnType<ReturnType<DeviceStore['devices']>['executeTakeFirstOrThrow']>>;
 

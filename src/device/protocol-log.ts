@@ -1,12 +1,19 @@
 // The per-device protocol log: each request of a known device account and its answer, decoded to
 // XML, so that what a phone sent and got can be read later (`airsync device log`). Passwords never
-// reach it; message bodies and attachments are shown only as their size unless full logging is
-// switched on for the device. Each device account keeps its newest entries; older ones are dropped as
-// new ones arrive.
+// reach it; message bodies and attachments are shown only as their size, and of a Sync's items only
+// the first few, unless full logging is switched on for the device. Each device account keeps its
+// newest entries; older ones are dropped as new ones arrive.
 
 import type { CommandName } from '../http/query.ts';
 import type { Db } from '../state/db.ts';
-import { redactedPlaceholder, toXml, type RedactDecision, type WbxmlElement } from '../wbxml/index.ts';
+import {
+  child,
+  redactedPlaceholder,
+  toXml,
+  type Namespace,
+  type RedactDecision,
+  type WbxmlElement,
+} from '../wbxml/index.ts';
 
 /** What one request of a device account exchanged. */
 export interface ProtocolExchange {
@@ -32,33 +39,64 @@ export interface DeviceLogEntry {
   response: string | null;
 }
 
-/** Content of message bodies and attachments, in any data class and any command. */
-const BODY_ELEMENTS: ReadonlySet<string> = new Set([
-  'AirSyncBase:Data',
-  'AirSyncBase:Preview',
-  'AirSyncBase:Content',
-  'Email:Body',
-  'Email:MIMEData',
-  'Contacts:Body',
-  'Contacts:Picture',
-  'Calendar:Body',
-  'Tasks:Body',
-  'ComposeMail:Mime',
-  'ItemOperations:Data',
-  'GAL:Data',
-  'ResolveRecipients:Data',
-  'Find:Preview',
+/** Content of message bodies and attachments, in any data class and any command, by namespace. */
+const BODY_ELEMENTS: ReadonlyMap<Namespace, ReadonlySet<string>> = new Map<Namespace, ReadonlySet<string>>([
+  ['AirSyncBase', new Set(['Data', 'Preview', 'Content'])],
+  ['Email', new Set(['Body', 'MIMEData'])],
+  ['Contacts', new Set(['Body', 'Picture'])],
+  ['Calendar', new Set(['Body'])],
+  ['Tasks', new Set(['Body'])],
+  ['ComposeMail', new Set(['Mime'])],
+  ['ItemOperations', new Set(['Data'])],
+  ['GAL', new Set(['Data'])],
+  ['ResolveRecipients', new Set(['Data'])],
+  ['Find', new Set(['Preview'])],
 ]);
 
-/** A tree as the log shows it: passwords always hidden, bodies unless `fullLog`. */
+/**
+ * Commands (and responses) of a Sync collection whose items the log shows in full; the items of
+ * the others are elided unless full logging is on. A window of 100 contacts renders to some 130 KB
+ * of XML, which took longer to render and store than the Sync took to answer, and was as costly to
+ * delete again when newer entries pushed it out. The first few show what the items look like; every
+ * command still shows its kind and ServerId.
+ */
+export const LOGGED_SYNC_ITEMS = 10;
+
+/** A tree as the log shows it: passwords always hidden, bodies and most Sync items unless `fullLog`. */
 export function logXml(tree: WbxmlElement, fullLog: boolean): string {
+  const elided = fullLog ? undefined : elidedSyncItems(tree);
   const redact = (element: WbxmlElement): RedactDecision => {
     // Search, ItemOperations and Settings all name theirs Password.
     if (element.name === 'Password') return '[redacted]';
-    if (!fullLog && BODY_ELEMENTS.has(`${element.ns}:${element.name}`)) return redactedPlaceholder(element);
-    return 'keep';
+    if (fullLog) return 'keep';
+    if (BODY_ELEMENTS.get(element.ns)?.has(element.name) === true) return redactedPlaceholder(element);
+    return elided?.get(element) ?? 'keep';
   };
   return toXml(tree, { redact });
+}
+
+/**
+ * The ApplicationData of a Sync's commands and responses after the first LOGGED_SYNC_ITEMS of each
+ * collection, with what the log shows instead: the first of them says how many follow.
+ */
+function elidedSyncItems(tree: WbxmlElement): Map<WbxmlElement, string> | undefined {
+  if (tree.ns !== 'AirSync' || tree.name !== 'Sync') return undefined;
+  const elided = new Map<WbxmlElement, string>();
+  for (const collection of child(tree, 'Collections', 'AirSync')?.children ?? []) {
+    for (const list of collection.children) {
+      if (list.ns !== 'AirSync' || (list.name !== 'Commands' && list.name !== 'Responses')) continue;
+      const rest = list.children.length - LOGGED_SYNC_ITEMS;
+      list.children.slice(LOGGED_SYNC_ITEMS).forEach((command, index) => {
+        const data = child(command, 'ApplicationData', 'AirSync');
+        if (data === undefined) return;
+        elided.set(
+          data,
+          index === 0 ? `[… ${rest} more ${list.name.toLowerCase()}: items not logged]` : '[…]',
+        );
+      });
+    }
+  }
+  return elided.size === 0 ? undefined : elided;
 }
 
 /** A request as the log shows it; a MIME message counts as a body. */

@@ -27,6 +27,11 @@ const CODECS: { [C in PimClass]: ClassCodec<DataOf<C>> } = {
 
 /** The codec of a data class, on PimItems of that class. */
 export function codecFor(pimClass: PimClass): ClassCodec<PimItem> {
+  return ITEM_CODECS[pimClass];
+}
+
+/** A class codec on PimItems, which checks that it is given items of its class. */
+function itemCodec(pimClass: PimClass): ClassCodec<PimItem> {
   const codec = CODECS[pimClass] as ClassCodec<PimItem['data']>;
   const dataOf = (item: PimItem): PimItem['data'] => {
     if (item.class !== pimClass) throw new TypeError(`a ${item.class} item given to the ${pimClass} codec`);
@@ -41,6 +46,14 @@ export function codecFor(pimClass: PimClass): ClassCodec<PimItem> {
     window: (item) => codec.window(dataOf(item)),
   };
 }
+
+/** Built once: an item is encoded for every command of a Sync. */
+const ITEM_CODECS: Record<PimClass, ClassCodec<PimItem>> = {
+  Contacts: itemCodec('Contacts'),
+  Calendar: itemCodec('Calendar'),
+  Tasks: itemCodec('Tasks'),
+  Notes: itemCodec('Notes'),
+};
 
 /** The children of ApplicationData for an item. */
 export function encodeItem(item: PimItem, options: EncodeOptions): WbxmlElement[] {

@@ -305,7 +305,20 @@ export function encodeWithTable<T>(
   model: T,
   options: EncodeOptions,
 ): WbxmlElement[] {
-  return table.flatMap((p) => (p.definedAt(options.version) ? p.encode(model, options) : []));
+  const elements: WbxmlElement[] = [];
+  for (const p of propertiesAt(table, options.version)) elements.push(...p.encode(model, options));
+  return elements;
+}
+
+/** The properties of each table defined at each version, worked out once: every item is encoded. */
+const DEFINED = new WeakMap<PropertyTable<never>, Map<ProtocolVersion, PropertyTable<never>>>();
+
+function propertiesAt<T>(table: PropertyTable<T>, version: ProtocolVersion): PropertyTable<T> {
+  let byVersion = DEFINED.get(table);
+  if (byVersion === undefined) DEFINED.set(table, (byVersion = new Map()));
+  let defined = byVersion.get(version);
+  if (defined === undefined) byVersion.set(version, (defined = table.filter((p) => p.definedAt(version))));
+  return defined as PropertyTable<T>;
 }
 
 const SENT = Symbol('properties sent');

@@ -8,7 +8,7 @@
 // by b, and its version is `previous_version` when `version_gen` is later than b.
 
 import type { ItemWindow } from '../backends/contract.ts';
-import type { Db } from '../state/db.ts';
+import { insertRows, type Db } from '../state/db.ts';
 import { storedWindowEnd } from './filter.ts';
 import type { SyncItemsTable } from './schema.ts';
 
@@ -39,6 +39,21 @@ export interface NewItem {
 }
 
 type Row = SyncItemsTable;
+
+const ITEM_COLUMNS = [
+  'account_id',
+  'collection_id',
+  'server_id',
+  'item_id',
+  'version',
+  'previous_version',
+  'version_gen',
+  'added_gen',
+  'removed_gen',
+  'window_end',
+  'window_complete',
+  'client_id',
+] as const satisfies readonly (keyof Row)[];
 
 export class ItemSet {
   /** Rows read so far, by ServerId and by backend id. */
@@ -243,7 +258,7 @@ export class ItemSet {
         client_id: item.clientId,
       })),
     ];
-    for (const chunk of chunks(inserts)) await trx.insertInto('sync_items').values(chunk).execute();
+    for (const chunk of chunks(inserts)) await insertRows<Row>(trx, 'sync_items', ITEM_COLUMNS, chunk);
 
     for (const [serverId, change] of this.versions) {
       const row = this.rows.get(serverId) as Row;

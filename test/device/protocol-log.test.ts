@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { EasClient } from '../../src/client/index.ts';
 import { commands, type CommandTable } from '../../src/commands/index.ts';
 import {
+  LOGGED_SYNC_ITEMS,
   logXml,
   readDeviceLog,
   setFullLogging,
@@ -82,6 +83,48 @@ describe('logXml', () => {
     );
     assert.equal(xml.match(/\[redacted\]/g)?.length, 3);
     assert.ok(!xml.includes('device-pin'));
+  });
+});
+
+describe('logXml of a big Sync', () => {
+  const contact = (n: number) =>
+    el('AirSync', 'ApplicationData', [
+      el('Contacts', 'FileAs', `Contact ${n}`),
+      el('AirSyncBase', 'Body', [el('AirSyncBase', 'Type', '1'), el('AirSyncBase', 'Data', `note ${n}`)]),
+    ]);
+  const commands = [
+    ...Array.from({ length: LOGGED_SYNC_ITEMS + 2 }, (_, i) =>
+      el('AirSync', 'Add', [el('AirSync', 'ServerId', `3:${i + 1}`), contact(i + 1)]),
+    ),
+    el('AirSync', 'Delete', [el('AirSync', 'ServerId', '3:99')]),
+  ];
+  const sync = el('AirSync', 'Sync', [
+    el('AirSync', 'Collections', [
+      el('AirSync', 'Collection', [
+        el('AirSync', 'SyncKey', 'k:2'),
+        el('AirSync', 'CollectionId', '3'),
+        el('AirSync', 'Commands', commands),
+      ]),
+    ]),
+  ]);
+
+  test('shows the first items in full, then each command without its item, and says how many', () => {
+    const xml = logXml(sync, false);
+    for (let n = 1; n <= LOGGED_SYNC_ITEMS; n++) assert.ok(xml.includes(`Contact ${n}<`), `item ${n}`);
+    assert.ok(!xml.includes(`Contact ${LOGGED_SYNC_ITEMS + 1}<`));
+    assert.ok(xml.includes('<ApplicationData>[… 3 more commands: items not logged]</ApplicationData>'));
+    assert.equal(xml.match(/<ApplicationData>\[…\]<\/ApplicationData>/g)?.length, 1);
+    // Every command keeps its kind and ServerId.
+    for (let n = 1; n <= LOGGED_SYNC_ITEMS + 2; n++) assert.ok(xml.includes(`<ServerId>3:${n}</ServerId>`));
+    assert.ok(xml.includes('<Delete>'));
+    assert.ok(!xml.includes('note 1<'));
+  });
+
+  test('full logging shows every item', () => {
+    const xml = logXml(sync, true);
+    for (let n = 1; n <= LOGGED_SYNC_ITEMS + 2; n++) assert.ok(xml.includes(`Contact ${n}<`), `item ${n}`);
+    assert.ok(xml.includes('note 12<'));
+    assert.ok(!xml.includes('[…'));
   });
 });
 
@@ -213,7 +256,10 @@ describeEachDatabase(
     test('keeps bare HTTP answers with their status and no body', async () => {
       const client = clientOf(ALICE, 'log-http');
       assert.equal((await client.send('Ping')).status, 449);
-      assert.equal((await client.send('ResolveRecipients', el('ResolveRecipients', 'ResolveRecipients'))).status, 501);
+      assert.equal(
+        (await client.send('ResolveRecipients', el('ResolveRecipients', 'ResolveRecipients'))).status,
+        501,
+      );
       const [notImplemented, provision] = await logOf({ deviceId: 'log-http' }, 2);
       assert.deepEqual(
         [provision?.command, provision?.httpStatus, provision?.request, provision?.response],

@@ -89,3 +89,19 @@ test('a redacted container shows the size of everything inside it', () => {
   );
   assert.equal(toXml(body, { redact: () => 'drop' }), '');
 });
+
+test('an element whose children are all dropped is rendered empty', () => {
+  const tree = el('AirSync', 'Sync', [
+    el('AirSync', 'Collections', [el('AirSyncBase', 'Body', [el('AirSyncBase', 'Data', 'x')])]),
+  ]);
+  assert.equal(
+    toXml(tree, { redact: (e) => (e.name === 'Data' ? 'drop' : 'keep') }),
+    [
+      '<Sync xmlns="AirSync:" xmlns:airsyncbase="AirSyncBase:">',
+      '  <Collections>',
+      '    <airsyncbase:Body/>',
+      '  </Collections>',
+      '</Sync>',
+    ].join('\n'),
+  );
+});

@@ -90,17 +90,23 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .on('sync_items')
     .columns(['account_id', 'collection_id', 'item_id'])
     .execute();
-  // Items that left the FilterType window over time: one range scan over the window ends.
+  // Items that left the FilterType window over time: one range scan over the window ends. Partial,
+  // as are the next two, because most rows have no value there (contacts and notes never have a
+  // window end): a row pays only for the indexes that can find it, which takes a third off the cost
+  // of adding a window of items. Both databases use a partial index for `window_end < ?`, which
+  // implies `is not null`.
   await db.schema
     .createIndex('sync_items_by_window_end')
     .on('sync_items')
     .columns(['account_id', 'collection_id', 'window_end'])
+    .where('window_end', 'is not', null)
     .execute();
   // Rows of removed items are purged once no key can go back to them.
   await db.schema
     .createIndex('sync_items_by_removal')
     .on('sync_items')
     .columns(['account_id', 'collection_id', 'removed_gen'])
+    .where('removed_gen', 'is not', null)
     .execute();
   // A repeated Add is recognised by its ClientId.
   await db.schema
