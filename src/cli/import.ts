@@ -7,10 +7,10 @@ import { Temporal } from 'temporal-polyfill';
 import type { Owner } from '../backends/contract.ts';
 import { PimStore, StoreError, type Collection } from '../backends/store/store.ts';
 import { NotICalendarError, parseICalendar, type ImportEntry } from '../model/ical.ts';
-import { itemWindow } from '../model/index.ts';
 import type { PimClass, PimItem } from '../model/types.ts';
 import { NotVCardError, parseVCards } from '../model/vcard.ts';
 import { openDatabase } from '../state/db.ts';
+import { withToolStore } from './tool-store.ts';
 import { UserStore, normalizeUserName } from '../state/users.ts';
 import { COMMON_USAGE, UsageError, configFor, parseCommandLine } from './options.ts';
 
@@ -58,14 +58,16 @@ export async function importCommand(args: string[]): Promise<number> {
   }
   const request = importRequest(positionals, values);
   const entries = parseFile(request, await readInput(request.file));
-  const database = await openDatabase(configFor(values));
+  const config = configFor(values);
+  const database = await openDatabase(config);
   try {
     const found = await new UserStore(database.db).find(request.user);
     if (found === undefined) throw new Error(`there is no user named ${request.user}`);
     const owner: Owner = { id: found.id, name: found.name };
-    const store = new PimStore(database.db, { windowOf: itemWindow });
-    const target = await targetCollections(store, owner, request.collection, entries);
-    const tally = await importEntries(store, owner, target, entries, request.progress);
+    const tally = await withToolStore(config, database, async (store) => {
+      const target = await targetCollections(store, owner, request.collection, entries);
+      return importEntries(store, owner, target, entries, request.progress);
+    });
     process.stdout.write(
       `imported ${tally.created + tally.updated + tally.unchanged} (created ${tally.created}, ` +
         `updated ${tally.updated}, unchanged ${tally.unchanged}), failed ${tally.failed}\n`,
@@ -185,8 +187,6 @@ async function importEntries(
 ): Promise<Tally> {
   const tally: Tally = { created: 0, updated: 0, unchanged: 0, failed: 0 };
   const notes = new Map<string, number>();
-  // What each collection's newest change was before the import: a version after it is our update.
-  const before = new Map<number, bigint>();
   const fail = (index: number, entry: { uid?: string; line?: number }, reason: string) => {
     tally.failed++;
     const where = [
@@ -213,15 +213,10 @@ async function importEntries(
       fail(index, entry, `${owner.name} has no ${entry.item.class} collection`);
       continue;
     }
-    if (!before.has(collection.id)) {
-      before.set(collection.id, BigInt(await store.cursor(owner, String(collection.id))));
-    }
     const uid = entry.uid ?? contentUid(entry.item);
     try {
       const result = await store.putItem(owner, collection.id, entry.item, ORIGIN, { uid });
-      if (result.created) tally.created++;
-      else if (BigInt(result.version) > (before.get(collection.id) ?? 0n)) tally.updated++;
-      else tally.unchanged++;
+      tally[result.outcome]++;
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;
       fail(index, entry, error.message);

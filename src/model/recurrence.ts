@@ -281,6 +281,9 @@ export interface Occurrence {
 const MAX_PERIODS = 20_000;
 /** Occurrences a bounded series is followed through; beyond, its Until bounds it well enough. */
 const MAX_FOLLOWED = 20_000;
+/** EAS writes four-digit years: no occurrence after 9999 can be told to a phone. */
+const LAST_YEAR = 9999;
+const END_OF_TIME = Date.UTC(LAST_YEAR, 11, 31, 23, 59, 59, 999);
 
 /**
  * The occurrences of an appointment that overlap [fromInstant, toInstant), exceptions applied
@@ -326,14 +329,22 @@ export function lastOccurrenceEnd(appointment: Appointment): string | null {
     if (++followed > MAX_FOLLOWED) {
       // Too long to follow: the Until bound (plus the longest occurrence) is a safe upper limit.
       if (r.until === undefined) return null;
-      return isoInstant(Date.parse(r.until) + durationMs(appointment) + maxExceptionShift(appointment));
+      return endOrNever(Date.parse(r.until) + durationMs(appointment) + maxExceptionShift(appointment));
     }
   }
   const ends = (appointment.exceptions ?? [])
     .filter((e) => !e.deleted && e.end)
     .map((e) => Date.parse(e.end!));
   const patternEnd = last ? Date.parse(last.end) : Date.parse(appointment.end);
-  return isoInstant(Math.max(patternEnd, ...ends));
+  return endOrNever(Math.max(patternEnd, ...ends));
+}
+
+/**
+ * An end after 9999 is no end: the series outlasts every window. (As text it would be '+010000-…',
+ * which sorts before every other instant and would put the series outside every window.)
+ */
+function endOrNever(end: number): string | null {
+  return end > END_OF_TIME ? null : isoInstant(end);
 }
 
 /** Whether `instant` is the start of an occurrence of the series' pattern (deleted or not). */
@@ -392,6 +403,8 @@ function* expand(appointment: Appointment, until?: string): Generator<Occurrence
   for (const dates of periodDates(r, firstDate)) {
     if (endless && ++periods > MAX_PERIODS) return;
     for (const date of dates) {
+      // Beyond, the dates would soon leave the range Temporal can compute.
+      if (date.year > LAST_YEAR) return;
       if (Temporal.PlainDate.compare(date, firstDate) < 0) continue;
       if (lastDate && Temporal.PlainDate.compare(date, lastDate) > 0) return;
       const local = date.toPlainDateTime(time);

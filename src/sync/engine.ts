@@ -19,12 +19,12 @@
 // one device for one collection run one at a time in this process (KeyedMutex), and the commit checks
 // that the collection is still at the generation it read (optimistic concurrency across processes).
 
-import type { ItemWindow, Owner, StoredItem } from '../backends/contract.ts';
+import type { ItemChange, ItemWindow, Owner, StoredItem } from '../backends/contract.ts';
 import { ItemError, type BodyPreference } from '../model/codec.ts';
 import { itemWindow, mergeItem } from '../model/index.ts';
 import type { PimClass, PimItem } from '../model/types.ts';
 import type { ProtocolVersion } from '../http/query.ts';
-import type { Db } from '../state/db.ts';
+import { preparedQuery, type Db } from '../state/db.ts';
 import type { WbxmlElement } from '../wbxml/tree.ts';
 import type { Backends } from './backends.ts';
 import { isFilterTypeValid, isInWindow, itemFilter, type ItemFilter } from './filter.ts';
@@ -173,33 +173,7 @@ export class SyncEngine {
 
   /** Every folder of the account's map with its collection state: one query. */
   async collections(account: number): Promise<Map<string, CollectionState>> {
-    const rows = await this.db
-      .selectFrom('sync_folders as f')
-      .leftJoin('sync_collections as c', (join) =>
-        join.onRef('c.account_id', '=', 'f.account_id').onRef('c.collection_id', '=', 'f.server_id'),
-      )
-      .select([
-        'f.server_id',
-        'f.backend',
-        'f.folder_id',
-        'f.class',
-        'f.type',
-        'f.deleted',
-        'c.epoch',
-        'c.generation',
-        'c.cursor',
-        'c.previous_cursor',
-        'c.filter_type',
-        'c.conflict',
-        'c.body_preferences',
-        'c.truncation',
-        'c.mime_support',
-        'c.supported',
-        'c.window_size',
-        'c.requested',
-      ])
-      .where('f.account_id', '=', account)
-      .execute();
+    const rows = await COLLECTION_STATES.execute(this.db, { account });
     return new Map(
       rows.map((row) => [
         row.server_id,
@@ -324,10 +298,26 @@ export class SyncEngine {
         return await this.continueSync(session, folder, collection, request, room, codec);
       } catch (error) {
         if (error instanceof StateMoved) return failed(SyncStatus.Retry, error.message);
+        // A folder its backend no longer has is not a server error: the phone runs FolderSync.
+        if (!(await this.stillServes(session.owner, folder))) {
+          return failed(
+            SyncStatus.HierarchyChanged,
+            `collection ${request.collectionId} is no longer one of the backend's folders`,
+          );
+        }
         this.onError(error, `Sync of collection ${request.collectionId}`);
         return failed(SyncStatus.ServerError, error instanceof Error ? error.message : String(error));
       }
     });
+  }
+
+  /** Whether the backend still lists the folder; when it cannot tell, it is taken to. */
+  private async stillServes(owner: Owner, folder: MappedFolder): Promise<boolean> {
+    try {
+      return (await folder.backend.folders(owner)).some((served) => served.id === folder.folderId);
+    } catch {
+      return true;
+    }
   }
 
   // --- Sync ----------------------------------------------------------------------------------------
@@ -683,32 +673,25 @@ export class SyncEngine {
       const latest = new Map(page.changes.map((change) => [change.id, change]));
       await items.loadItemIds([...latest.keys()]);
 
-      const decisions: Decision[] = [];
+      const changes = [...latest.values()];
+      let next = 0;
       let cut = false;
-      for (const change of latest.values()) {
-        const held = items.byItemId(change.id);
-        let decision: Decision | undefined;
-        if (change.deleted) decision = held && { kind: 'delete', held };
-        else if (!isInWindow(change.window, filter)) decision = held && { kind: 'soft-delete', held };
-        else if (held === undefined) decision = { kind: 'add', id: change.id, window: change.window };
-        else if (!hasVersion(held.version, change.version)) {
-          decision = { kind: 'change', id: change.id, held, window: change.window };
+      while (next < changes.length && !cut) {
+        const decisions: Decision[] = [];
+        for (; next < changes.length; next++) {
+          const change = changes[next] as ItemChange;
+          const decision = decide(items.byItemId(change.id), change, filter);
+          if (decision === undefined) continue;
+          if (count + decisions.length >= room) {
+            cut = true;
+            break;
+          }
+          decisions.push(decision);
         }
-        if (decision === undefined) continue;
-        if (count + decisions.length >= room) {
-          cut = true;
-          break;
-        }
-        decisions.push(decision);
-      }
-      if (emit) {
-        const ids = decisions.flatMap((decision) => ('id' in decision ? [decision.id] : []));
-        const fetched = await this.fetchStored(session.owner, folder, ids);
-        for (const decision of decisions) {
-          if (this.emit(context, decision, fetched)) count++;
-        }
-      } else {
-        count += decisions.length;
+        count += emit ? await this.emitAll(context, decisions) : decisions.length;
+        // Items left out (none of the codecs can write them) take no room: the page goes on. Were
+        // they counted, a window of them would be cut at the same place by every request.
+        if (cut && count < room) cut = false;
       }
       if (cut) return { cursor, more: true, count };
       cursor = page.cursor;
@@ -717,6 +700,17 @@ export class SyncEngine {
     // The window filled up exactly at the end of a page that said more follow (or had no room at all:
     // a request's overall window was used up by earlier collections, which picks this one up next time).
     return { cursor, more: room > 0, count };
+  }
+
+  /** Turns decisions into commands of the answer, their items fetched at once; how many it gave. */
+  private async emitAll(context: RequestContext, decisions: readonly Decision[]): Promise<number> {
+    const ids = decisions.flatMap((decision) => ('id' in decision ? [decision.id] : []));
+    const fetched = await this.fetchStored(context.session.owner, context.folder, ids);
+    let emitted = 0;
+    for (const decision of decisions) {
+      if (this.emit(context, decision, fetched)) emitted++;
+    }
+    return emitted;
   }
 
   /** Turns one decision into a command of the answer; false when the item is left out. */
@@ -964,6 +958,21 @@ type Decision =
   | { kind: 'delete'; held: HeldItem | NewItem }
   | { kind: 'soft-delete'; held: HeldItem | NewItem };
 
+/** What to tell the device of a backend change, by what it holds of the item; nothing when up to date. */
+function decide(
+  held: HeldItem | NewItem | undefined,
+  change: ItemChange,
+  filter: ItemFilter,
+): Decision | undefined {
+  if (change.deleted) return held && { kind: 'delete', held };
+  if (!isInWindow(change.window, filter)) return held && { kind: 'soft-delete', held };
+  if (held === undefined) return { kind: 'add', id: change.id, window: change.window };
+  if (!hasVersion(held.version, change.version)) {
+    return { kind: 'change', id: change.id, held, window: change.window };
+  }
+  return undefined;
+}
+
 interface RequestContext {
   session: SyncSession;
   folder: MappedFolder;
@@ -1061,3 +1070,33 @@ const NO_CODEC: WireCodec = {
   },
   encode: () => [],
 };
+
+/** Every folder of an account's map with its collection state: run by every Sync, so built once. */
+const COLLECTION_STATES = preparedQuery((db, { account }: { account: number }) =>
+  db
+    .selectFrom('sync_folders as f')
+    .leftJoin('sync_collections as c', (join) =>
+      join.onRef('c.account_id', '=', 'f.account_id').onRef('c.collection_id', '=', 'f.server_id'),
+    )
+    .select([
+      'f.server_id',
+      'f.backend',
+      'f.folder_id',
+      'f.class',
+      'f.type',
+      'f.deleted',
+      'c.epoch',
+      'c.generation',
+      'c.cursor',
+      'c.previous_cursor',
+      'c.filter_type',
+      'c.conflict',
+      'c.body_preferences',
+      'c.truncation',
+      'c.mime_support',
+      'c.supported',
+      'c.window_size',
+      'c.requested',
+    ])
+    .where('f.account_id', '=', account),
+);

@@ -10,6 +10,7 @@ import {
   type FolderType,
   type Owner,
 } from '../contract.ts';
+import { preparedQuery } from '../../state/db.ts';
 import { appendHistory, type Executor } from './history.ts';
 import type { PimCollectionsTable } from './schema.ts';
 
@@ -44,13 +45,17 @@ export async function ownedCollection(
   owner: Owner,
   id: number,
 ): Promise<CollectionRow | undefined> {
-  return db
-    .selectFrom('pim_collections')
-    .selectAll()
-    .where('id', '=', id)
-    .where('user_id', '=', owner.id)
-    .executeTakeFirst();
+  return OWNED_COLLECTION.executeTakeFirst(db, { id, user: owner.id });
 }
+
+/** Built once: every read and write of the store checks the collection is the owner's. */
+const OWNED_COLLECTION = preparedQuery((db, collection: { id: number; user: number }) =>
+  db
+    .selectFrom('pim_collections')
+    .select(['id', 'user_id', 'class', 'name', 'parent_id', 'is_default', 'synced', 'created_at'])
+    .where('id', '=', collection.id)
+    .where('user_id', '=', collection.user),
+);
 
 export async function ownedCollections(db: Executor, owner: Owner): Promise<CollectionRow[]> {
   return db.selectFrom('pim_collections').selectAll().where('user_id', '=', owner.id).execute();

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { PimClass } from '../../model/types.ts';
+import { originText } from '../../push/bus.ts';
 import type { Tables } from '../../state/schema.ts';
 import type { ChangeOrigin, ItemWindow, Owner } from '../contract.ts';
 import type { HistoryKind, Sequence } from './schema.ts';
@@ -26,6 +27,25 @@ export interface HistoryEntry {
   kind: HistoryKind;
 }
 
+/** A history row a write transaction appended: once it commits, the store announces what changed. */
+export interface AppendedHistory {
+  collectionId: number;
+  kind: HistoryKind;
+  /** As the row holds it: 'account:<id>' or 'tool:<name>'. */
+  origin: string;
+  seq: Sequence;
+}
+
+/** What each open write transaction appended, by the executor its work runs on. */
+const journals = new WeakMap<Executor, AppendedHistory[]>();
+
+/** Starts recording what is appended through `trx`; the list fills as the transaction goes. */
+export function recordAppended(trx: Executor): AppendedHistory[] {
+  const appended: AppendedHistory[] = [];
+  journals.set(trx, appended);
+  return appended;
+}
+
 /** Rows per multi-row INSERT: 500 items of 8 columns stay far below both databases' parameter limits. */
 const INSERT_CHUNK = 500;
 
@@ -41,6 +61,7 @@ export async function appendHistory(
   origin: ChangeOrigin,
 ): Promise<Sequence[]> {
   const at = new Date().toISOString();
+  const text = originText(origin);
   const rows = await trx
     .insertInto('pim_history')
     .values(
@@ -49,12 +70,16 @@ export async function appendHistory(
         collection_id: collectionId,
         item_id: itemId,
         kind,
-        origin: originText(origin),
+        origin: text,
         at,
       })),
     )
-    .returning('seq')
+    .returning(['seq', 'collection_id', 'kind'])
     .execute();
+  const journal = journals.get(trx);
+  for (const row of rows) {
+    journal?.push({ collectionId: row.collection_id, kind: row.kind, origin: text, seq: row.seq });
+  }
   return rows.map(({ seq }) => seq).sort(compareSequences);
 }
 
@@ -237,10 +262,6 @@ export async function moveItem(
 
 function windowColumns(window: ItemWindow): { window_end: string | null; complete: number | null } {
   return { window_end: window.end, complete: window.complete === undefined ? null : Number(window.complete) };
-}
-
-function originText(origin: ChangeOrigin): string {
-  return 'account' in origin ? `account:${origin.account}` : `tool:${origin.tool}`;
 }
 
 function compareSequences(a: Sequence, b: Sequence): number {

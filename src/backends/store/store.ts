@@ -14,7 +14,8 @@
 
 import { sql } from 'kysely';
 import type { PimClass, PimItem } from '../../model/types.ts';
-import type { Db } from '../../state/db.ts';
+import type { FolderChange } from '../../push/bus.ts';
+import { preparedQuery, type Db } from '../../state/db.ts';
 import { isUniqueViolation } from '../../state/dialect.ts';
 import type {
   ApplyResult,
@@ -51,6 +52,7 @@ import {
   insertItem,
   insertItems,
   moveItem,
+  type AppendedHistory,
   type Executor,
   type PreparedItem,
 } from './history.ts';
@@ -70,7 +72,7 @@ const PAGE_SIZE = 500;
  * pim_history_folders (migration 0004) lists them: both databases use a partial index only for a
  * query that repeats its predicate.
  */
-const FOLDER_HISTORY_KINDS: readonly HistoryKind[] = ['folder-add', 'folder-change', 'folder-delete'];
+export const FOLDER_HISTORY_KINDS: readonly HistoryKind[] = ['folder-add', 'folder-change', 'folder-delete'];
 
 /** Who changes collections when the caller does not say: the operator's tools. */
 const ADMIN_ORIGIN: ChangeOrigin = { tool: 'admin' };
@@ -98,8 +100,8 @@ export interface CollectionItem extends StoredItem {
 export interface PutResult {
   id: string;
   version: string;
-  /** False when an item with the same UID was updated (or already held exactly this). */
-  created: boolean;
+  /** Whether the item is new, replaced one with its UID, or was already exactly this. */
+  outcome: 'created' | 'updated' | 'unchanged';
 }
 
 /**
@@ -123,13 +125,22 @@ export interface PimStoreOptions {
    * one: no end, and a task's completion.
    */
   windowOf?: (item: PimItem) => ItemWindow;
+  /**
+   * Told of every committed change, once per folder, kind (its items, or the folder list) and
+   * origin of a write: the change bus's publish. It must not throw.
+   */
+  onChange?: (change: FolderChange) => void;
 }
 
+/** The store's name among a server's backends, as its folders in the folder map carry it. */
+export const STORE_BACKEND = 'store';
+
 export class PimStore implements Backend {
-  readonly name = 'store';
+  readonly name = STORE_BACKEND;
   readonly classes = PIM_CLASSES;
 
   private readonly windowOf: (item: PimItem) => ItemWindow;
+  private readonly onChange: ((change: FolderChange) => void) | undefined;
   /**
    * Users whose default collections are known to exist. Safe to keep per process: defaults are never
    * deleted (only with their user), and a user id is never handed out again.
@@ -141,6 +152,7 @@ export class PimStore implements Backend {
     options: PimStoreOptions = {},
   ) {
     this.windowOf = options.windowOf ?? completionOnly;
+    this.onChange = options.onChange;
   }
 
   // ---- Collections -------------------------------------------------------------------------
@@ -150,7 +162,7 @@ export class PimStore implements Backend {
     if (this.defaultsExist.has(owner.id)) return;
     if ((await defaultClasses(this.db, owner)).size < PIM_CLASSES.length) {
       try {
-        await writeTransaction(this.db, owner.id, async (trx) => {
+        await this.write(owner, async (trx) => {
           const existing = await defaultClasses(trx, owner);
           for (const pimClass of PIM_CLASSES.filter((name) => !existing.has(name))) {
             const row = { pimClass, name: pimClass, parentId: null, isDefault: true, synced: true };
@@ -230,7 +242,7 @@ export class PimStore implements Backend {
       synced: options.synced ?? false,
     };
     try {
-      const created = await writeTransaction(this.db, owner.id, (trx) =>
+      const created = await this.write(owner, (trx) =>
         insertCollection(trx, owner, row, options.origin ?? ADMIN_ORIGIN),
       );
       return toCollection(created, 0);
@@ -251,7 +263,7 @@ export class PimStore implements Backend {
     origin: ChangeOrigin = ADMIN_ORIGIN,
   ): Promise<boolean> {
     await this.ensureDefaults(owner);
-    return writeTransaction(this.db, owner.id, async (trx) => {
+    return this.write(owner, async (trx) => {
       const collection = await ownedCollection(trx, owner, collectionId);
       if (collection === undefined) throw noSuchCollection(owner, collectionId);
       if (collection.is_default === 1 && !synced) {
@@ -307,7 +319,7 @@ export class PimStore implements Backend {
   ): Promise<PutResult> {
     const prepared = this.prepare(item, options.uid);
     if ('reason' in prepared) throw new StoreError('invalid', prepared.reason);
-    return writeTransaction(this.db, owner.id, async (trx) => {
+    return this.write(owner, async (trx) => {
       const collection = await writableCollection(trx, owner, collectionId, [prepared]);
       if (prepared.uid !== null) {
         const existing = await trx
@@ -319,15 +331,15 @@ export class PimStore implements Backend {
           .limit(1)
           .executeTakeFirst();
         if (existing !== undefined) {
-          const seq =
-            existing.data === prepared.data
-              ? existing.seq
-              : await changeItem(trx, owner, collection.id, existing.id, prepared, origin);
-          return { id: String(existing.id), version: String(seq), created: false };
+          if (existing.data === prepared.data) {
+            return { id: String(existing.id), version: String(existing.seq), outcome: 'unchanged' };
+          }
+          const seq = await changeItem(trx, owner, collection.id, existing.id, prepared, origin);
+          return { id: String(existing.id), version: String(seq), outcome: 'updated' };
         }
       }
       const added = await insertItem(trx, owner, collection.id, prepared, origin);
-      return { id: String(added.id), version: String(added.seq), created: true };
+      return { id: String(added.id), version: String(added.seq), outcome: 'created' };
     });
   }
 
@@ -346,7 +358,7 @@ export class PimStore implements Backend {
       if ('reason' in result) throw new StoreError('invalid', `item ${index + 1}: ${result.reason}`);
       return result;
     });
-    return writeTransaction(this.db, owner.id, async (trx) => {
+    return this.write(owner, async (trx) => {
       const collection = await writableCollection(trx, owner, collectionId, prepared);
       const added = await insertItems(trx, owner, collection.id, prepared, origin);
       return added.map(({ id }) => String(id));
@@ -384,7 +396,7 @@ export class PimStore implements Backend {
   ): Promise<boolean> {
     const id = parseId(itemId);
     if (id === undefined) return false;
-    return writeTransaction(this.db, owner.id, async (trx) => {
+    return this.write(owner, async (trx) => {
       const collection = await ownedCollection(trx, owner, collectionId);
       if (collection === undefined) throw noSuchCollection(owner, collectionId);
       return (await deleteItem(trx, owner, collection.id, id, origin)) !== undefined;
@@ -425,7 +437,7 @@ export class PimStore implements Backend {
     if (parent === undefined) return { status: 'parent-not-found' };
     await this.ensureDefaults(owner);
     try {
-      return await writeTransaction(this.db, owner.id, async (trx): Promise<FolderOperationResult> => {
+      return await this.write(owner, async (trx): Promise<FolderOperationResult> => {
         if (parent !== null && (await ownedCollection(trx, owner, parent)) === undefined) {
           return { status: 'parent-not-found' };
         }
@@ -456,7 +468,7 @@ export class PimStore implements Backend {
     const visibleParent = parentId === null ? null : parseId(parentId);
     if (visibleParent === undefined) return { status: 'parent-not-found' };
     try {
-      return await writeTransaction(this.db, owner.id, async (trx): Promise<FolderOperationResult> => {
+      return await this.write(owner, async (trx): Promise<FolderOperationResult> => {
         const rows = await ownedCollections(trx, owner);
         const folder = rows.find((row) => row.id === id);
         if (folder === undefined) return { status: 'not-found' };
@@ -495,7 +507,7 @@ export class PimStore implements Backend {
   async deleteFolder(owner: Owner, folderId: string, origin: ChangeOrigin): Promise<FolderOperationResult> {
     const id = parseId(folderId);
     if (id === undefined) return { status: 'not-found' };
-    return writeTransaction(this.db, owner.id, async (trx): Promise<FolderOperationResult> => {
+    return this.write(owner, async (trx): Promise<FolderOperationResult> => {
       const rows = await ownedCollections(trx, owner);
       const folder = rows.find((row) => row.id === id);
       if (folder === undefined) return { status: 'not-found' };
@@ -519,32 +531,11 @@ export class PimStore implements Backend {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`invalid limit ${limit}`);
     const collection = await this.folderOf(owner, folderId);
     const after = since === null ? null : checkCursor(since);
-    // Live items and, after a cursor, tombstones: two range scans of (collection_id, seq) merged.
     // One more row than asked tells whether more follow.
-    const items = this.db
-      .selectFrom('pim_items')
-      .select(['id', 'seq', sql<number>`0`.as('deleted'), 'window_end', 'complete'])
-      .where('collection_id', '=', collection.id);
-    const query =
+    const rows =
       after === null
-        ? items
-        : items.where('seq', '>', after).unionAll(
-            this.db
-              .selectFrom('pim_tombstones')
-              .select([
-                'item_id as id',
-                'seq',
-                sql<number>`1`.as('deleted'),
-                sql<string | null>`null`.as('window_end'),
-                sql<number | null>`null`.as('complete'),
-              ])
-              .where('collection_id', '=', collection.id)
-              .where('seq', '>', after),
-          );
-    const rows = await query
-      .orderBy('seq')
-      .limit(limit + 1)
-      .execute();
+        ? await ITEMS.execute(this.db, { collection: collection.id, limit: limit + 1 })
+        : await CHANGES_AFTER.execute(this.db, { collection: collection.id, after, limit: limit + 1 });
     const page = rows.slice(0, limit);
     const changes = page.map((row): ItemChange =>
       Number(row.deleted) === 1
@@ -607,7 +598,7 @@ export class PimStore implements Backend {
     const id = operation.kind === 'add' ? null : parseId(operation.id);
     if (collectionId === undefined || id === undefined) return { status: 'not-found' };
     if (operation.kind === 'delete') {
-      return writeTransaction(this.db, owner.id, async (trx): Promise<ApplyResult> => {
+      return this.write(owner, async (trx): Promise<ApplyResult> => {
         const collection = await ownedCollection(trx, owner, collectionId);
         const seq =
           collection && id !== null ? await deleteItem(trx, owner, collection.id, id, origin) : undefined;
@@ -618,7 +609,7 @@ export class PimStore implements Backend {
     }
     const prepared = this.prepare(operation.item);
     if ('reason' in prepared) return { status: 'invalid', reason: prepared.reason };
-    return writeTransaction(this.db, owner.id, async (trx): Promise<ApplyResult> => {
+    return this.write(owner, async (trx): Promise<ApplyResult> => {
       const collection = await ownedCollection(trx, owner, collectionId);
       if (collection === undefined) return { status: 'not-found' };
       if (prepared.pimClass !== collection.class) {
@@ -645,7 +636,7 @@ export class PimStore implements Backend {
     const [from, to, itemId] = [parseId(fromFolderId), parseId(toFolderId), parseId(id)];
     if (from === undefined || to === undefined || itemId === undefined) return { status: 'not-found' };
     if (from === to) return { status: 'invalid', reason: 'the item is in that folder already' };
-    return writeTransaction(this.db, owner.id, async (trx): Promise<ApplyResult> => {
+    return this.write(owner, async (trx): Promise<ApplyResult> => {
       const source = await ownedCollection(trx, owner, from);
       const target = await ownedCollection(trx, owner, to);
       if (source === undefined || target === undefined) return { status: 'not-found' };
@@ -659,6 +650,17 @@ export class PimStore implements Backend {
   }
 
   // ---- Shared by the methods above -----------------------------------------------------------
+
+  /** A write transaction of the owner's data; once it commits, what it changed is announced. */
+  private write<T>(owner: Owner, work: (trx: Executor) => Promise<T>): Promise<T> {
+    const onChange = this.onChange;
+    return writeTransaction(
+      this.db,
+      owner.id,
+      work,
+      onChange && ((appended) => announce(owner, this.name, appended, onChange)),
+    );
+  }
 
   /** The item's JSON, UID and window, or why it cannot be stored. */
   private prepare(item: PimItem, uid?: string): PreparedItem | { reason: string } {
@@ -675,13 +677,75 @@ export class PimStore implements Backend {
   private async folderOf(owner: Owner, folderId: string): Promise<CollectionRow> {
     const id = parseId(folderId);
     const collection = id === undefined ? undefined : await ownedCollection(this.db, owner, id);
-    if (collection === undefined)
-      throw new StoreError('not-found', `${owner.name} has no folder ${folderId}`);
+    // A collection the user stopped syncing is gone for phones, also for one that has not run
+    // FolderSync since: the engine answers it as a vanished folder (Status 12).
+    if (collection === undefined || !isVisible(collection))
+      throw new StoreError('not-found', `${owner.name} has no folder ${folderId} that phones sync`);
     return collection;
   }
 }
 
 // ---- Helpers -----------------------------------------------------------------------------------
+
+/** A folder's live items in sequence order, as changes. */
+function liveItems(db: Db, collection: number) {
+  return db
+    .selectFrom('pim_items')
+    .select(['id', 'seq', sql<number>`0`.as('deleted'), 'window_end', 'complete'])
+    .where('collection_id', '=', collection);
+}
+
+// Every Sync reads changes: its queries are built once.
+const ITEMS = preparedQuery((db, page: { collection: number; limit: number }) =>
+  liveItems(db, page.collection).orderBy('seq').limit(page.limit),
+);
+
+/** Live items and tombstones after a cursor: two range scans of (collection_id, seq) merged. */
+const CHANGES_AFTER = preparedQuery((db, page: { collection: number; after: string; limit: number }) =>
+  liveItems(db, page.collection)
+    .where('seq', '>', page.after)
+    .unionAll(
+      db
+        .selectFrom('pim_tombstones')
+        .select([
+          'item_id as id',
+          'seq',
+          sql<number>`1`.as('deleted'),
+          sql<string | null>`null`.as('window_end'),
+          sql<number | null>`null`.as('complete'),
+        ])
+        .where('collection_id', '=', page.collection)
+        .where('seq', '>', page.after),
+    )
+    .orderBy('seq')
+    .limit(page.limit),
+);
+
+/** One change per folder, kind and origin of what a write appended, with its highest sequence. */
+function announce(
+  owner: Owner,
+  backend: string,
+  appended: readonly AppendedHistory[],
+  onChange: (change: FolderChange) => void,
+): void {
+  const changes = new Map<string, FolderChange>();
+  for (const row of appended) {
+    const hierarchy = FOLDER_HISTORY_KINDS.includes(row.kind);
+    const seq = Number(row.seq);
+    const key = `${row.collectionId}\n${hierarchy}\n${row.origin}`;
+    const known = changes.get(key);
+    if (known !== undefined && (known.seq ?? 0) >= seq) continue;
+    changes.set(key, {
+      userId: owner.id,
+      backend,
+      folderId: String(row.collectionId),
+      origin: row.origin,
+      hierarchy,
+      seq,
+    });
+  }
+  for (const change of changes.values()) onChange(change);
+}
 
 /** The default window: no end in time, and for a task, whether it is complete. */
 function completionOnly(item: PimItem): ItemWindow {

@@ -22,32 +22,46 @@ import { sql, type Kysely } from 'kysely';
 import type { Db } from '../../state/db.ts';
 import { dialectOf } from '../../state/dialect.ts';
 import type { Tables } from '../../state/schema.ts';
+import { recordAppended, type AppendedHistory } from './history.ts';
 
 /** The first key of the store's advisory locks: "pims" in ASCII. */
 const STORE_LOCK_SPACE = 0x70696d73;
 
+/**
+ * Runs `work` in a write transaction of the user's data. `committed` is given the history rows the
+ * transaction appended, once they are committed (and so visible to every reader), and not at all
+ * when it rolls back.
+ */
 export async function writeTransaction<T>(
   db: Db,
   userId: number,
   work: (trx: Kysely<Tables>) => Promise<T>,
+  committed?: (appended: AppendedHistory[]) => void,
 ): Promise<T> {
+  let appended: AppendedHistory[] = [];
+  let result: T;
   if (dialectOf(db) === 'postgres') {
-    return db.transaction().execute(async (trx) => {
+    result = await db.transaction().execute(async (trx) => {
+      appended = recordAppended(trx);
       await sql`select pg_advisory_xact_lock(${STORE_LOCK_SPACE}, ${userId})`.execute(trx);
       return work(trx);
     });
+  } else {
+    // The SQLite driver has one connection behind a mutex: holding it keeps this process's other
+    // queries out of the transaction.
+    result = await db.connection().execute(async (connection) => {
+      appended = recordAppended(connection);
+      await sql`begin immediate`.execute(connection);
+      try {
+        const value = await work(connection);
+        await sql`commit`.execute(connection);
+        return value;
+      } catch (error) {
+        await sql`rollback`.execute(connection);
+        throw error;
+      }
+    });
   }
-  // The SQLite driver has one connection behind a mutex: holding it keeps this process's other
-  // queries out of the transaction.
-  return db.connection().execute(async (connection) => {
-    await sql`begin immediate`.execute(connection);
-    try {
-      const result = await work(connection);
-      await sql`commit`.execute(connection);
-      return result;
-    } catch (error) {
-      await sql`rollback`.execute(connection);
-      throw error;
-    }
-  });
+  if (appended.length > 0) committed?.(appended);
+  return result;
 }

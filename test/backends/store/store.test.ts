@@ -490,22 +490,22 @@ describeEachDatabase('PimStore', (context) => {
     const first = await store.putItem(owner, calendar.id, event('Dentist'), IMPORT, {
       uid: 'dentist@example',
     });
-    assert.equal(first.created, true);
+    assert.equal(first.outcome, 'created');
     const same = await store.putItem(owner, calendar.id, event('Dentist'), IMPORT, {
       uid: 'dentist@example',
     });
-    assert.deepEqual(same, { ...first, created: false });
+    assert.deepEqual(same, { ...first, outcome: 'unchanged' });
     const moved = await store.putItem(owner, calendar.id, event('Dentist, later'), IMPORT, {
       uid: 'dentist@example',
     });
     assert.equal(moved.id, first.id);
-    assert.equal(moved.created, false);
+    assert.equal(moved.outcome, 'updated');
     assert.ok(BigInt(moved.version) > BigInt(first.version));
     // An event's own UID counts when none is given.
     const own = await store.putItem(owner, calendar.id, event('Own', 'own@example'), IMPORT);
     const ownAgain = await store.putItem(owner, calendar.id, event('Own, changed', 'own@example'), IMPORT);
     assert.equal(ownAgain.id, own.id);
-    assert.equal(ownAgain.created, false);
+    assert.equal(ownAgain.outcome, 'updated');
 
     const items = [];
     for await (const item of store.items(owner, calendar.id)) items.push(item);
@@ -525,7 +525,7 @@ describeEachDatabase('PimStore', (context) => {
     const again = await store.putItem(owner, calendar.id, event('Dentist'), IMPORT, {
       uid: 'dentist@example',
     });
-    assert.equal(again.created, true);
+    assert.equal(again.outcome, 'created');
     await assert.rejects(
       store.putItem(owner, calendar.id, contact('Wrong'), IMPORT),
       isStoreError('invalid'),
@@ -543,7 +543,7 @@ describeEachDatabase('PimStore', (context) => {
     assert.ok(typeof uid === 'string' && uid !== '', 'the phone-made item has no UID');
 
     const reimported = await store.putItem(owner, Number(folderId), contact('Ann B.'), IMPORT, { uid });
-    assert.deepEqual([reimported.created, reimported.id], [false, added.status === 'ok' && added.id]);
+    assert.deepEqual([reimported.outcome, reimported.id], ['updated', added.status === 'ok' && added.id]);
     // A phone's later change keeps the UID.
     await store.apply(owner, folderId, { kind: 'change', id: reimported.id, item: contact('Ann C.') }, PHONE);
     const after = [];
