@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PROTOCOL_VERSIONS } from './http/query.ts';
+import { heartbeatLimits, PROXY_MARGIN_SECONDS, SHORTEST_MAXIMUM_SECONDS } from './push/heartbeat.ts';
 
 const tlsFile = z.string({ error: 'TLS needs both a certificate and a key file' }).min(1);
 
@@ -77,6 +78,46 @@ const configSchema = z.strictObject({
     .optional(),
   /** Protocol log entries kept per device account, oldest dropped first; 0 keeps none. */
   deviceLogEntries: z.int().min(0).default(200),
+  /** Ping and the Sync that waits, and how waiting requests hear of changes. */
+  push: z
+    .strictObject({
+      /** Heartbeats accepted, in seconds (Ping HeartbeatInterval, Sync HeartbeatInterval and Wait). */
+      minHeartbeat: z.int().min(1).default(60),
+      maxHeartbeat: z.int().min(1).default(3540),
+      /**
+       * The reverse proxy's read timeout in seconds (nginx proxy_read_timeout, Apache ProxyTimeout):
+       * heartbeats are accepted up to PROXY_MARGIN_SECONDS below it.
+       */
+      proxyTimeout: z.int().min(1).optional(),
+      /** Folders one Ping may watch (Status 6 beyond). */
+      maxFolders: z.int().min(1).default(300),
+      /** Redis pub/sub between server processes; unset: LISTEN/NOTIFY on PostgreSQL, on SQLite the history poller. */
+      bus: z
+        .string()
+        .regex(/^redis:\/\//, 'expected a redis://[[user]:password@]host[:port] URL')
+        .optional(),
+      /** The PostgreSQL or Redis channel; servers sharing one must share this. */
+      channel: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*$/, 'expected lower case letters, digits and _')
+        .default('airsync_changes'),
+      /** On SQLite: how often the history is read for changes other processes (the CLI) made. */
+      pollIntervalMs: z.int().min(10).default(1000),
+    })
+    .prefault({})
+    .superRefine((push, context) => {
+      const { min, max } = heartbeatLimits(push);
+      if (max < Math.max(min, SHORTEST_MAXIMUM_SECONDS)) {
+        const cause =
+          push.proxyTimeout !== undefined && push.proxyTimeout - PROXY_MARGIN_SECONDS < push.maxHeartbeat
+            ? `proxyTimeout ${push.proxyTimeout} leaves heartbeats up to ${max} s: raise the proxy's timeout`
+            : `maxHeartbeat is ${push.maxHeartbeat}`;
+        context.addIssue({
+          code: 'custom',
+          message: `the longest heartbeat accepted must be at least ${Math.max(min, SHORTEST_MAXIMUM_SECONDS)} s (minHeartbeat, and a minute); ${cause}`,
+        });
+      }
+    }),
   limits: z
     .strictObject({
       /** SendMail carries whole messages with attachments. */
@@ -154,6 +195,8 @@ const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: 'AIRSYNC_MAIL_DOMAIN', path: ['mailDomain'], parse: String },
   { name: 'AIRSYNC_SECRET_KEY', path: ['secretKey'], parse: String },
   { name: 'AIRSYNC_DEVICE_LOG_ENTRIES', path: ['deviceLogEntries'], parse: Number },
+  { name: 'AIRSYNC_BUS', path: ['push', 'bus'], parse: String },
+  { name: 'AIRSYNC_PROXY_TIMEOUT', path: ['push', 'proxyTimeout'], parse: Number },
   { name: 'AIRSYNC_TLS_CERT', path: ['tls', 'cert'], parse: String },
   { name: 'AIRSYNC_TLS_KEY', path: ['tls', 'key'], parse: String },
   {

@@ -4,6 +4,7 @@ import { PIM_CLASSES, PimStore, type Collection } from '../backends/store/store.
 import type { ChangeOrigin, Owner } from '../backends/contract.ts';
 import type { PimClass } from '../model/types.ts';
 import { openDatabase } from '../state/db.ts';
+import { withToolStore } from './tool-store.ts';
 import { UserStore, normalizeUserName } from '../state/users.ts';
 import { COMMON_USAGE, UsageError, configFor, parseCommandLine, refuseOtherOptions } from './options.ts';
 import { printJson, printTable } from './output.ts';
@@ -50,11 +51,13 @@ export async function collection(args: string[]): Promise<number> {
     return 0;
   }
   const request = collectionAction(positionals, values);
-  const database = await openDatabase(configFor(values));
+  const config = configFor(values);
+  const database = await openDatabase(config);
   try {
     const user = await new UserStore(database.db).find(request.user);
     if (user === undefined) throw new Error(`there is no user named ${request.user}`);
-    await run(new PimStore(database.db), { id: user.id, name: user.name }, request);
+    const owner = { id: user.id, name: user.name };
+    await withToolStore(config, database, (store) => run(store, owner, request));
   } finally {
     await database.close();
   }

@@ -28,6 +28,8 @@ Options:
   --version V        protocol version to use (default: the highest the server offers)
   --ca FILE          also trust this CA certificate (PEM), e.g. a self-signed server certificate
   --timeout SECONDS  how long to wait for each answer (default 15)
+  --ping SECONDS     then hold a Ping on every folder that synced, with this heartbeat, and say
+                     when and why it woke (a change made meanwhile, the heartbeat's end, …)
 
 ${COMMON_USAGE}`;
 
@@ -37,7 +39,11 @@ const PROBE_OPTIONS = {
   version: { type: 'string' },
   ca: { type: 'string' },
   timeout: { type: 'string' },
+  ping: { type: 'string' },
 } as const;
+
+/** How much longer than its heartbeat the probe waits for a Ping's answer. */
+const PING_GRACE_SECONDS = 30;
 
 export async function probe(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, PROBE_OPTIONS, PROBE_USAGE);
@@ -51,6 +57,10 @@ export async function probe(args: string[]): Promise<number> {
   const timeoutSeconds = Number(values.timeout ?? '15');
   if (!(timeoutSeconds > 0)) {
     throw new UsageError(`--timeout wants a positive number of seconds, not ${values.timeout}`, PROBE_USAGE);
+  }
+  const pingSeconds = values.ping === undefined ? undefined : Number(values.ping);
+  if (pingSeconds !== undefined && !(Number.isInteger(pingSeconds) && pingSeconds > 0)) {
+    throw new UsageError(`--ping wants a whole number of seconds, not ${values.ping}`, PROBE_USAGE);
   }
   const url = target === undefined ? configuredEndpoint(configFor(values)) : endpointUrl(target);
 
@@ -70,7 +80,7 @@ export async function probe(args: string[]): Promise<number> {
 
   say('endpoint', url.href);
   try {
-    return await probeWith(client, values.version);
+    return await probeWith(client, values.version, pingSeconds);
   } catch (error) {
     if (!(error instanceof EasConnectionError)) throw error;
     say('reachable', `no: ${unreachableInWords(error)}`);
@@ -78,7 +88,11 @@ export async function probe(args: string[]): Promise<number> {
   }
 }
 
-async function probeWith(client: EasClient, requestedVersion: string | undefined): Promise<number> {
+async function probeWith(
+  client: EasClient,
+  requestedVersion: string | undefined,
+  pingSeconds: number | undefined,
+): Promise<number> {
   const started = performance.now();
   const offered = await client.options();
   const ms = Math.round(performance.now() - started);
@@ -119,7 +133,10 @@ async function probeWith(client: EasClient, requestedVersion: string | undefined
   say('credentials', `accepted for ${client.user}`);
   say('request', `${request}: ${folderSyncInWords(answer)}`);
   const retried = await probeProvisioning(client, sentToProvision(answer));
-  if (isFolderSyncSuccess(retried ?? answer)) await probeFolders(client);
+  if (isFolderSyncSuccess(retried ?? answer)) {
+    const synced = await probeFolders(client);
+    if (pingSeconds !== undefined) await probePing(client, synced, pingSeconds);
+  }
   return 0;
 }
 
@@ -127,21 +144,98 @@ function isFolderSyncSuccess(answer: EasResponse): boolean {
   return answer.status === 200 && answer.body !== undefined && childText(answer.body, 'Status') === '1';
 }
 
+/** A folder the probe synced to its end. */
+interface SyncedFolder {
+  serverId: string;
+  name: string;
+  className: string;
+}
+
 /**
  * Lists the folders a phone would see and syncs each one from SyncKey 0 to its end, counting items,
- * so that a folder that does not sync (or holds nothing) shows up by name.
+ * so that a folder that does not sync (or holds nothing) shows up by name. Returns those that synced.
  */
-async function probeFolders(client: EasClient): Promise<void> {
+async function probeFolders(client: EasClient): Promise<SyncedFolder[]> {
   const hierarchy = await folderSync(client);
   const folders = hierarchy.changes.filter((entry) => entry.kind === 'add');
+  const synced: SyncedFolder[] = [];
   for (const folder of folders) {
     const className = folder.type === undefined ? undefined : FOLDER_CLASSES[folder.type];
-    const label = `${folder.name ?? '(no name)'} (${className ?? `type ${folder.type ?? '?'}`}, ServerId ${folder.serverId})`;
+    const name = folder.name ?? '(no name)';
+    const label = `${name} (${className ?? `type ${folder.type ?? '?'}`}, ServerId ${folder.serverId})`;
     if (className === undefined) {
       say('folder', `${label}: not synced by this probe`);
       continue;
     }
-    say('folder', `${label}: ${await syncedItemsInWords(client, folder.serverId, className)}`);
+    const outcome = await syncToEnd(client, folder.serverId, className);
+    say('folder', `${label}: ${outcome.words}`);
+    if (outcome.synced) synced.push({ serverId: folder.serverId, name, className });
+  }
+  return synced;
+}
+
+/**
+ * Holds a Ping on the folders, as a phone does between syncs, and says when and why it woke: a change
+ * made meanwhile (by another device, an import), the heartbeat's end, or a refusal.
+ */
+async function probePing(
+  client: EasClient,
+  folders: readonly SyncedFolder[],
+  seconds: number,
+): Promise<void> {
+  if (folders.length === 0) {
+    say('ping', 'no folder synced: nothing to hold a Ping on');
+    return;
+  }
+  const names = folders.map((folder) => folder.name).join(', ');
+  say('ping', `holding a Ping on ${folders.length} folders (${names}) with a heartbeat of ${seconds} s`);
+  const request = el('Ping', 'Ping', [
+    el('Ping', 'HeartbeatInterval', String(seconds)),
+    el(
+      'Ping',
+      'Folders',
+      folders.map((folder) =>
+        el('Ping', 'Folder', [el('Ping', 'Id', folder.serverId), el('Ping', 'Class', folder.className)]),
+      ),
+    ),
+  ]);
+  const started = performance.now();
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  try {
+    const answer = await client.send('Ping', request, { timeoutMs: (seconds + PING_GRACE_SECONDS) * 1000 });
+    say('ping', `answered after ${elapsed()}: ${pingInWords(answer, folders, seconds)}`);
+  } catch (error) {
+    if (!(error instanceof EasConnectionError)) throw error;
+    say('ping', `no answer after ${elapsed()}: ${error.message} (does a proxy cut requests this long?)`);
+  }
+}
+
+function pingInWords(answer: EasResponse, folders: readonly SyncedFolder[], seconds: number): string {
+  if (answer.status !== 200 || answer.body === undefined) return `HTTP ${answer.status}`;
+  const status = childText(answer.body, 'Status', 'Ping');
+  switch (status) {
+    case '1':
+      return 'status 1, the heartbeat ended without changes';
+    case '2': {
+      const listed = children(child(answer.body, 'Folders', 'Ping') ?? answer.body, 'Folder', 'Ping');
+      const changed = listed.map(({ text }) => {
+        const folder = folders.find((candidate) => candidate.serverId === text);
+        return folder === undefined ? `ServerId ${text}` : `${folder.name} (ServerId ${text})`;
+      });
+      return `status 2, changes in ${changed.join(', ')}`;
+    }
+    case '5': {
+      const bound = Number(childText(answer.body, 'HeartbeatInterval', 'Ping'));
+      return `status 5, the server accepts heartbeats of ${bound > seconds ? 'at least' : 'at most'} ${bound} s`;
+    }
+    case '6':
+      return `status 6, the server watches at most ${childText(answer.body, 'MaxFolders', 'Ping') ?? '?'} folders per Ping`;
+    case '7':
+      return 'status 7, the folder list changed: a phone runs FolderSync and pings again';
+    case '8':
+      return 'status 8, the server failed; its log says why';
+    default:
+      return `status ${status ?? 'missing'}`;
   }
 }
 
@@ -164,11 +258,11 @@ const FOLDER_CLASSES: Record<number, string> = {
 };
 
 /** Syncs one folder from key 0 in windows of 100 until the server has nothing more. */
-async function syncedItemsInWords(
+async function syncToEnd(
   client: EasClient,
   collectionId: string,
   className: string,
-): Promise<string> {
+): Promise<{ synced: boolean; words: string }> {
   // 2.5 names the class of every collection; later versions know it from the folder.
   const classOf = client.protocolVersion === '2.5' ? { className } : {};
   let syncKey = '0';
@@ -187,12 +281,15 @@ async function syncedItemsInWords(
     const collection = answer.collections[0];
     const status = collection?.status ?? answer.status;
     if (answer.response.status !== 200 || status !== 1 || collection?.syncKey === undefined) {
-      return `Sync failed after ${items} items: HTTP ${answer.response.status}, status ${status ?? 'missing'}`;
+      const words = `Sync failed after ${items} items: HTTP ${answer.response.status}, status ${status ?? 'missing'}`;
+      return { synced: false, words };
     }
     items += collection.commands.filter((command) => command.kind === 'add').length;
     const first = syncKey === '0';
     syncKey = collection.syncKey;
-    if (!first && !collection.moreAvailable) return `${items} items in ${requests} Sync requests`;
+    if (!first && !collection.moreAvailable) {
+      return { synced: true, words: `${items} items in ${requests} Sync requests` };
+    }
   }
 }
 

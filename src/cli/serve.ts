@@ -1,17 +1,23 @@
-// `airsync serve`: runs the server until SIGINT or SIGTERM, then lets open requests finish.
+// `airsync serve`: runs the server until SIGINT or SIGTERM, then answers the requests that wait (Ping,
+// a Sync with Wait), so that phones reconnect at once, and lets the others finish.
 import { parseListenAddress } from '../config.ts';
 import { startServer } from '../http/server.ts';
 import { COMMON_USAGE, UsageError, configFor, parseCommandLine } from './options.ts';
 
 export const SERVE_USAGE = `Usage: airsync serve [options]
 
-Runs the ActiveSync server and prints the URL it listens on. SIGINT or SIGTERM stop it gracefully.
+Runs the ActiveSync server and prints the URL it listens on. SIGINT or SIGTERM stop it gracefully:
+waiting Pings and Syncs are answered at once, so that phones reconnect (to another server, behind a
+load balancer), and the requests under way finish.
 
 Options:
   --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port;
                       an IPv6 address goes in brackets, [::1]:8080)
   --tls-cert FILE     serve HTTPS with this certificate chain (PEM) ...
   --tls-key FILE      ... and this private key (PEM)
+  --bus URL           tell the server's other processes of changes through Redis pub/sub
+                      (redis://[[user]:password@]host[:port]); by default through PostgreSQL
+                      LISTEN/NOTIFY, or on SQLite by reading the history of changes
 
 ${COMMON_USAGE}`;
 
@@ -19,6 +25,7 @@ const SERVE_OPTIONS = {
   listen: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  bus: { type: 'string' },
 } as const;
 
 export async function serve(args: string[]): Promise<number> {
@@ -41,6 +48,7 @@ export async function serve(args: string[]): Promise<number> {
   const config = configFor(values, {
     listen,
     tls: cert !== undefined && key !== undefined ? { cert, key } : undefined,
+    push: { bus: values.bus },
   });
   const server = await startServer(config);
   process.stdout.write(`airsync listening on ${server.url}\n`);

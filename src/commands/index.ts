@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.ts';
 import type { DeviceSession } from '../device/devices.ts';
 import { isVersionAtLeast, type CommandName, type EasRequest, type ProtocolVersion } from '../http/query.ts';
+import type { ClientConnection, WaitingRequests } from '../push/waiting.ts';
 import type { Db } from '../state/db.ts';
 import type { User } from '../state/users.ts';
 import type { SyncEngine, SyncSession } from '../sync/engine.ts';
@@ -17,6 +18,7 @@ import { folderUpdate } from './folder-update.ts';
 import { getItemEstimate } from './get-item-estimate.ts';
 import { itemOperations } from './item-operations.ts';
 import { moveItems } from './move-items.ts';
+import { ping } from './ping.ts';
 import { provision } from './provision.ts';
 import { settings } from './settings.ts';
 import { sync } from './sync.ts';
@@ -37,6 +39,10 @@ export interface CommandContext {
   publicHost: string;
   /** The sync engine over the server's backends, one per server. */
   sync: SyncEngine;
+  /** Where a Ping or a Sync that waits parks, one registry per server process. */
+  push: WaitingRequests;
+  /** The request's HTTP exchange: when its client hangs up, and when its answer is out. */
+  connection: ClientConnection;
 }
 
 /** Who a sync command works for: the device account, the user, the protocol version. */
@@ -74,6 +80,7 @@ export const commands: CommandTable = {
   GetItemEstimate: getItemEstimate,
   ItemOperations: itemOperations,
   MoveItems: moveItems,
+  Ping: ping,
   Provision: provision,
   Settings: settings,
   Sync: sync,

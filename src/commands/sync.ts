@@ -6,10 +6,18 @@
 // An empty request (12.1+) repeats the collections of the last full one, with their current keys;
 // a Partial one adds the collections it names to them. A collection the hierarchy no longer has
 // fails the whole request with Status 12, before anything is applied, so the phone runs FolderSync.
+//
+// A request with Wait (12.1+, minutes) or HeartbeatInterval (14.0+, seconds) that finds nothing to
+// send waits like a Ping (src/push/waiting.ts) and runs again when one of its folders changes; when
+// the wait ends with nothing new, the answer is the empty Sync response (HTTP 200 without a body).
+// The wait is cached per device account with the request: an empty or partial Sync waits as long.
 
 import { isVersionAtLeast, type ProtocolVersion } from '../http/query.ts';
 import type { BodyPreference } from '../model/codec.ts';
 import { decodeItem, encodeItem } from '../model/index.ts';
+import { boundExceeded, heartbeatLimits, waitLimits, type Limits } from '../push/heartbeat.ts';
+import { readPushParameters, savePushParameters } from '../push/parameters.ts';
+import type { Waiter } from '../push/waiting.ts';
 import {
   DEFAULT_OPTIONS,
   normalizeWindowSize,
@@ -22,11 +30,12 @@ import {
   type CollectionResult,
   type CollectionState,
   type ServerCommand,
+  type SyncSession,
   type WireCodec,
 } from '../sync/engine.ts';
 import { formatSyncKey } from '../sync/keys.ts';
 import { child, childText, children, el, type WbxmlElement } from '../wbxml/index.ts';
-import { syncSessionOf, type CommandHandler, type CommandResult } from './index.ts';
+import { syncSessionOf, type CommandContext, type CommandHandler, type CommandResult } from './index.ts';
 
 /** Empty and partial Sync requests exist from 12.1. */
 const CACHED_REQUEST_VERSION: ProtocolVersion = '12.1';
@@ -34,6 +43,11 @@ const CACHED_REQUEST_VERSION: ProtocolVersion = '12.1';
 const GLOBAL_WINDOW_VERSION: ProtocolVersion = '12.1';
 /** Supported exists from 12.0. */
 const SUPPORTED_VERSION: ProtocolVersion = '12.0';
+/** Wait (minutes) exists from 12.1, HeartbeatInterval (seconds) from 14.0. */
+const WAIT_VERSION: ProtocolVersion = '12.1';
+const HEARTBEAT_VERSION: ProtocolVersion = '14.0';
+/** Status 14 (MS-ASCMD 2.2.3.177.17): Wait or HeartbeatInterval outside the limits, given in Limit. */
+const INVALID_WAIT = 14;
 
 /** The request does not follow the Sync schema: Status 4 for all of it. */
 class MalformedRequest extends Error {}
@@ -43,6 +57,10 @@ interface SyncRequest {
   collections?: CollectionRequest[];
   partial: boolean;
   windowSize?: number;
+  /** Minutes. */
+  wait?: number;
+  /** Seconds. */
+  heartbeatInterval?: number;
 }
 
 export const sync: CommandHandler = async (context, body) => {
@@ -54,6 +72,8 @@ export const sync: CommandHandler = async (context, body) => {
     if (!(error instanceof MalformedRequest)) throw error;
     return globalStatus(SyncStatus.ProtocolError, error.message);
   }
+  const asked = askedHeartbeat(request, heartbeatLimits(context.config.push));
+  if ('kind' in asked) return asked;
   const engine = context.sync;
   const session = syncSessionOf(context);
   const states = await engine.collections(session.account);
@@ -95,22 +115,46 @@ export const sync: CommandHandler = async (context, body) => {
     encode: (item, options) =>
       encodeItem(item, { version, bodyPreferences: options.bodyPreferences, truncation: options.truncation }),
   };
-  // Without a WindowSize of its own, a request is bounded only by each collection's.
-  let room =
-    request.windowSize !== undefined && isVersionAtLeast(version, GLOBAL_WINDOW_VERSION)
-      ? normalizeWindowSize(request.windowSize)
-      : Number.POSITIVE_INFINITY;
-  const results: CollectionResult[] = [];
-  for (const collection of collections) {
-    const result = await engine.sync(session, states.get(collection.collectionId), collection, room, codec);
-    room -= result.commands.length;
-    results.push(result);
+  const heartbeat = await cachedHeartbeat(context, request, asked.seconds);
+  // Subscribed before the first run, so that a change made while it runs is not missed.
+  const waiter =
+    heartbeat === undefined
+      ? undefined
+      : context.push.wait({
+          account: session.account,
+          userId: session.owner.id,
+          folders: collections.flatMap((collection) => {
+            const folder = states.get(collection.collectionId)?.folder;
+            return folder === undefined
+              ? []
+              : [{ userId: session.owner.id, backend: folder.backend, folderId: folder.folder_id }];
+          }),
+          heartbeatMs: heartbeat * 1000,
+          connection: context.connection,
+        });
+  try {
+    let results = await syncCollections(context, session, states, collections, request.windowSize, codec);
+    if (request.collections !== undefined) {
+      const named = new Set(request.collections.map((collection) => collection.collectionId));
+      await engine.rememberRequested(session.account, states, named, request.partial);
+    }
+    if (waiter !== undefined && nothingToSend(collections, results)) {
+      const rerun = collections.map((collection) => ({ ...collection, commands: [] }));
+      const woken = await waitForChanges(waiter, async () => {
+        const now = await engine.collections(session.account);
+        const again = await syncCollections(context, session, now, rerun, request.windowSize, codec);
+        return nothingToSend(rerun, again) ? undefined : again;
+      });
+      if (woken === undefined) return { kind: 'empty' };
+      results = woken;
+    }
+    return syncAnswer(results, version);
+  } finally {
+    waiter?.end();
   }
-  if (request.collections !== undefined) {
-    const named = new Set(request.collections.map((collection) => collection.collectionId));
-    await engine.rememberRequested(session.account, states, named, request.partial);
-  }
+};
 
+function syncAnswer(results: readonly CollectionResult[], version: ProtocolVersion): CommandResult {
   const failure = results.find((result) => result.status !== SyncStatus.Success);
   const tree = el('AirSync', 'Sync', [
     el(
@@ -125,7 +169,132 @@ export const sync: CommandHandler = async (context, body) => {
     protocolStatus: failure?.status ?? SyncStatus.Success,
     reason: failure?.reason,
   };
-};
+}
+
+/** Each collection in the order sent; the request's WindowSize (12.1+) bounds their server changes together. */
+async function syncCollections(
+  context: CommandContext,
+  session: SyncSession,
+  states: ReadonlyMap<string, CollectionState>,
+  collections: readonly CollectionRequest[],
+  windowSize: number | undefined,
+  codec: WireCodec,
+): Promise<CollectionResult[]> {
+  // Without a WindowSize of its own, a request is bounded only by each collection's.
+  let room =
+    windowSize !== undefined && isVersionAtLeast(session.version, GLOBAL_WINDOW_VERSION)
+      ? normalizeWindowSize(windowSize)
+      : Number.POSITIVE_INFINITY;
+  const results: CollectionResult[] = [];
+  for (const collection of collections) {
+    const result = await context.sync.sync(
+      session,
+      states.get(collection.collectionId),
+      collection,
+      room,
+      codec,
+    );
+    room -= result.commands.length;
+    results.push(result);
+  }
+  return results;
+}
+
+// --- Waiting -------------------------------------------------------------------------------------
+
+/** The wait the request asks for, in seconds, or why it cannot have it (Status 4 or 14). */
+function askedHeartbeat(request: SyncRequest, limits: Limits): { seconds?: number } | CommandResult {
+  if (request.wait !== undefined && request.heartbeatInterval !== undefined) {
+    return globalStatus(SyncStatus.ProtocolError, 'a Sync with both Wait and HeartbeatInterval');
+  }
+  if (request.heartbeatInterval !== undefined) {
+    const bound = boundExceeded(request.heartbeatInterval, limits);
+    if (bound !== undefined) {
+      return invalidWait(
+        bound,
+        `HeartbeatInterval ${request.heartbeatInterval} is outside ${limits.min}–${limits.max} seconds`,
+      );
+    }
+    return { seconds: request.heartbeatInterval };
+  }
+  if (request.wait !== undefined) {
+    const minutes = waitLimits(limits);
+    const bound = boundExceeded(request.wait, minutes);
+    if (bound !== undefined) {
+      return invalidWait(bound, `Wait ${request.wait} is outside ${minutes.min}–${minutes.max} minutes`);
+    }
+    return { seconds: request.wait * 60 };
+  }
+  return {};
+}
+
+function invalidWait(limit: number, reason: string): CommandResult {
+  return {
+    kind: 'wbxml',
+    tree: el('AirSync', 'Sync', [
+      el('AirSync', 'Status', String(INVALID_WAIT)),
+      el('AirSync', 'Limit', String(limit)),
+    ]),
+    protocolStatus: INVALID_WAIT,
+    reason,
+  };
+}
+
+/**
+ * How long this request waits, in seconds, undefined when it does not. A request that names its
+ * wait is cached with it; an empty or partial one without repeats the cached wait; a full one
+ * without clears it, as it replaces the cached request (MS-ASCMD 2.2.1.21.1).
+ */
+async function cachedHeartbeat(
+  context: CommandContext,
+  request: SyncRequest,
+  asked: number | undefined,
+): Promise<number | undefined> {
+  // Below 12.1 a Sync neither waits nor repeats a cached request.
+  if (!isVersionAtLeast(context.request.protocolVersion, WAIT_VERSION)) return undefined;
+  const account = context.device.accountId;
+  const cached = await readPushParameters(context.db, account);
+  const repeats = request.collections === undefined || request.partial;
+  if (asked === undefined && repeats) {
+    if (cached.syncHeartbeat === null) return undefined;
+    // The limits may have changed since the wait was accepted.
+    const { min, max } = heartbeatLimits(context.config.push);
+    return Math.min(max, Math.max(min, cached.syncHeartbeat));
+  }
+  await savePushParameters(context.db, account, cached, { syncHeartbeat: asked ?? null });
+  return asked;
+}
+
+/** The answer would tell the phone nothing: every collection succeeded at its own key, with no commands and no responses. */
+function nothingToSend(
+  requests: readonly CollectionRequest[],
+  results: readonly CollectionResult[],
+): boolean {
+  return results.every(
+    (result, index) =>
+      result.status === SyncStatus.Success &&
+      result.syncKey === requests[index]?.syncKey &&
+      result.commands.length === 0 &&
+      result.responses.length === 0 &&
+      !result.moreAvailable,
+  );
+}
+
+/**
+ * Waits until a folder of the request changes and `run` finds something to send (its results), or
+ * the wait ends (undefined). A change `run` finds nothing for (one the device cannot see) waits on.
+ */
+async function waitForChanges(
+  waiter: Waiter,
+  run: () => Promise<CollectionResult[] | undefined>,
+): Promise<CollectionResult[] | undefined> {
+  for (;;) {
+    const wake = await waiter.next();
+    if (wake.kind === 'end') return undefined;
+    const results = await run();
+    if (results !== undefined) return results;
+  }
+}
 
 /** A collection of the cached request, at its current key and with its remembered options. */
 function repeated(state: CollectionState): CollectionRequest {
@@ -160,7 +329,20 @@ function readRequest(body: WbxmlElement | undefined, version: ProtocolVersion): 
   const collections =
     collectionsElement &&
     children(collectionsElement, 'Collection', 'AirSync').map((element) => readCollection(element, version));
-  return { collections, partial, windowSize };
+  // Below the versions that define them, the elements are left alone.
+  const wait = isVersionAtLeast(version, WAIT_VERSION) ? optionalInterval(body, 'Wait') : undefined;
+  const heartbeatInterval = isVersionAtLeast(version, HEARTBEAT_VERSION)
+    ? optionalInterval(body, 'HeartbeatInterval')
+    : undefined;
+  return { collections, partial, windowSize, wait, heartbeatInterval };
+}
+
+/** Wait or HeartbeatInterval: an integer, which may well be out of bounds (Status 14), even negative. */
+function optionalInterval(parent: WbxmlElement, name: string): number | undefined {
+  const text = childText(parent, name, 'AirSync');
+  if (text === undefined) return undefined;
+  if (!/^\s*-?\d{1,9}\s*$/.test(text)) throw new MalformedRequest(`${name} "${text}" is not a number`);
+  return Number(text);
 }
 
 function readCollection(element: WbxmlElement, version: ProtocolVersion): CollectionRequest {

@@ -16,6 +16,7 @@ import { DeviceStore } from '../device/devices.ts';
 import { checkGate, refusalAnswer, type GateRefusal, type RefusalAnswer } from '../device/gate.ts';
 import { DeviceLogWriter } from '../device/protocol-log.ts';
 import { quirksOf } from '../device/quirks.ts';
+import type { ClientConnection, WaitingRequests } from '../push/waiting.ts';
 import type { SyncEngine } from '../sync/engine.ts';
 import { decode, encode, WbxmlError, type WbxmlElement } from '../wbxml/index.ts';
 import { accountName, type Authenticator } from './auth.ts';
@@ -38,6 +39,7 @@ export interface ActiveSyncOptions {
   authenticator: Authenticator;
   commands: CommandTable;
   sync: SyncEngine;
+  push: WaitingRequests;
 }
 
 /** The highest protocol version offered doubles as the server's version. */
@@ -57,7 +59,7 @@ export function discoveryHeaders(config: Config, commands: CommandTable): Record
 }
 
 export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOptions): void {
-  const { config, db, authenticator, commands, sync } = options;
+  const { config, db, authenticator, commands, sync, push } = options;
   const discovery = discoveryHeaders(config, commands);
   const deviceLog = new DeviceLogWriter(db, config.deviceLogEntries);
   // The database closes after the server: write what is still queued first.
@@ -116,6 +118,8 @@ export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOption
         throw new HttpError(403, `User parameter "${eas.user}" is not the authenticated user "${user.name}"`);
       }
       request.deviceSession = await devices.recordRequest(eas, user);
+      // The device is back: a Ping or Sync of this account still waiting is answered now.
+      push.supersede(request.deviceSession.accountId);
       const quirks = quirksOf(eas.deviceType, eas.userAgent);
       const refusal = checkGate(config.provisioning, eas, request.deviceSession, quirks);
       if (refusal !== undefined) return refuse(request, reply, refusal, refusalAnswer(refusal, eas, quirks));
@@ -133,7 +137,23 @@ export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOption
       request.protocolBodies = { request: tree ?? mime };
       const publicHost =
         config.publicUrl === undefined ? request.hostname : new URL(config.publicUrl).hostname;
-      const context = { request: eas, user, device, config, log: request.log, db, mime, publicHost, sync };
+      let connection: ClientConnection | undefined;
+      const context = {
+        request: eas,
+        user,
+        device,
+        config,
+        log: request.log,
+        db,
+        mime,
+        publicHost,
+        sync,
+        push,
+        // Watched only by the commands that wait.
+        get connection() {
+          return (connection ??= clientConnection(reply));
+        },
+      };
       return send(request, reply, await commandFor(eas)(context, tree));
     },
     // After the answer has gone out, so that the log never delays it.
@@ -165,6 +185,22 @@ function send(request: FastifyRequest, reply: FastifyReply, result: CommandResul
         .headers(result.headers ?? {})
         .send();
   }
+}
+
+/** When the client hangs up before its answer, and when the exchange is over either way. */
+function clientConnection(reply: FastifyReply): ClientConnection {
+  const hangUp = new AbortController();
+  const response = reply.raw;
+  const done = new Promise<void>((resolve) => {
+    const closed = () => {
+      // The response closes after a complete answer too: only one cut short is a hang-up.
+      if (!response.writableEnded) hangUp.abort();
+      resolve();
+    };
+    if (response.closed) closed();
+    else response.once('close', closed);
+  });
+  return { hangUp: hangUp.signal, done };
 }
 
 /** Ends a request the gate refused: the device must provision first, or may not sync at all. */

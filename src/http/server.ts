@@ -13,10 +13,12 @@ import fastify, {
 } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
 import type { Backend } from '../backends/contract.ts';
+import { storeHistoryReader } from '../backends/store/history-reader.ts';
 import { PimStore } from '../backends/store/store.ts';
 import { commands as implementedCommands, type CommandTable } from '../commands/index.ts';
 import type { Config } from '../config.ts';
 import { itemWindow } from '../model/index.ts';
+import { changeBusKindFor, createChangeBus, WaitingRequests, type ChangeBus } from '../push/index.ts';
 import { openDatabase, type Database, type Db } from '../state/db.ts';
 import { UserStore, type UserDirectory } from '../state/users.ts';
 import { Backends } from '../sync/backends.ts';
@@ -41,6 +43,11 @@ export interface AppDeps {
   logDestination?: DestinationStream;
   /** Where users' data lives; by default the built-in PIM store in `db`. */
   backends?: readonly Backend[];
+  /**
+   * The change bus `backends` publish to, closed by whoever opened it; by default the app opens one
+   * as the configuration says (and closes it), and its built-in store publishes to it.
+   */
+  bus?: ChangeBus;
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
@@ -102,7 +109,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       version: eas?.protocolVersion,
       status: reply.statusCode,
       protocolStatus: request.protocolStatus ?? undefined,
-      ms: Math.round(reply.elapsedTime),
+      // Two decimals: most requests take well under a millisecond.
+      ms: Math.round(reply.elapsedTime * 100) / 100,
       reason: request.failure?.reason,
       err: request.failure?.error,
     };
@@ -112,15 +120,33 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     else request.log.info(line, message);
   });
 
+  const bus = deps.bus ?? (await openChangeBus(config, deps.db, logger));
+  // Waiting requests are answered first, while the bus and the database still serve them.
+  const push = new WaitingRequests(bus);
+  app.addHook('preClose', () => push.close());
+  if (deps.bus === undefined) app.addHook('onClose', () => bus.close());
+
   const authenticator = new Authenticator(deps.users ?? new UserStore(deps.db), config.auth);
-  const backends = new Backends(deps.backends ?? [new PimStore(deps.db, { windowOf: itemWindow })]);
+  const backends = new Backends(
+    deps.backends ?? [
+      new PimStore(deps.db, { windowOf: itemWindow, onChange: (change) => bus.publish(change) }),
+    ],
+  );
   const sync = new SyncEngine(deps.db, backends, (error, context) =>
     logger.error({ err: error }, `${context} failed`),
   );
-  activeSyncRoutes(app, { config, db: deps.db, authenticator, commands, sync });
+  activeSyncRoutes(app, { config, db: deps.db, authenticator, commands, sync, push });
   autodiscoverRoutes(app, { config, authenticator });
   apiRoutes(app, { db: deps.db, authenticator });
   return app;
+}
+
+/** The bus of the configuration; a failure it recovers from (a lost connection) is a warning in the log. */
+function openChangeBus(config: Config, db: Db, logger: FastifyBaseLogger): Promise<ChangeBus> {
+  return createChangeBus({
+    ...changeBusKindFor(config, storeHistoryReader(db)),
+    onError: (error) => logger.warn({ err: error }, 'change bus: %s', error.message),
+  });
 }
 
 export interface RunningServer {

@@ -2,9 +2,11 @@
 // Subscribers live in an in-memory index keyed by folder, so a subscription and a wake-up cost
 // O(folders of that request) whatever the number of waiting requests; a waiting request holds a
 // closure here and nothing else. Changes published in this process are delivered at once; a
-// transport carries them to and from the server's other processes.
+// transport carries them to and from the server's other processes, together with word that a device
+// account's request now waits in one of them (so that the others end theirs: src/push/waiting.ts).
 
 import type { ChangeOrigin } from '../backends/contract.ts';
+import type { BusMessage } from './wire.ts';
 
 /** One folder of one user, as a backend names it. */
 export interface FolderRef {
@@ -31,6 +33,9 @@ export interface FolderChange extends FolderRef {
 
 export type ChangeListener = (change: FolderChange) => void;
 
+/** A request of `account` waits in another process since `at`. */
+export type SupersedeListener = (account: number, at: number) => void;
+
 export interface SubscribeOptions {
   /** The user the waiting request belongs to. */
   userId: number;
@@ -53,6 +58,14 @@ export interface ChangeBus {
    * `options.hierarchy`), however many of them the change concerns. Returns the unsubscribe function.
    */
   subscribe(folders: readonly FolderRef[], options: SubscribeOptions, listener: ChangeListener): () => void;
+  /**
+   * Tells the other processes that a request of this device account waits in this one since `at`
+   * (ms since the epoch), so that each ends its own older waiting request of that account: a
+   * reconnecting phone never has two.
+   */
+  supersede(account: number, at: number): void;
+  /** Calls `listener` for each supersede of another process. Returns the unsubscribe function. */
+  onSupersede(listener: SupersedeListener): () => void;
   /** Waiting subscriptions and the distinct folders they watch, for metrics. */
   stats(): { subscribers: number; folders: number };
   /**
@@ -74,8 +87,8 @@ export function folderKey(folder: FolderRef): string {
 
 /** How a bus exchanges changes with the server's other processes. */
 export interface ChangeTransport {
-  /** Forwards a change this process published; it must not come back through `deliver`. */
-  send(change: FolderChange): void;
+  /** Forwards a message of this process; it must not come back through the sink. */
+  send(message: BusMessage): void;
   /** Sends what is still in flight, then disconnects. */
   close(): Promise<void>;
 }
@@ -84,6 +97,8 @@ export interface ChangeTransport {
 export interface TransportSink {
   /** A change another process published. */
   deliver(change: FolderChange): void;
+  /** Another process superseded a device account's waiting request. */
+  supersede(account: number, at: number): void;
   /** Changes of other processes may have been lost (a reconnection). */
   gap(): void;
   /** A failure the transport recovers from by itself, for the log. */
@@ -104,6 +119,7 @@ export class LocalChangeBus implements ChangeBus {
   /** Subscribers to each user's folder list, by user id. */
   readonly #byUserHierarchy = new Map<number, Set<Subscriber>>();
   readonly #gapListeners = new Set<Subscriber>();
+  readonly #supersedeListeners = new Set<SupersedeListener>();
   readonly #onError: (error: Error) => void;
   #subscribers = 0;
   #transport: ChangeTransport | undefined;
@@ -113,7 +129,12 @@ export class LocalChangeBus implements ChangeBus {
 
   constructor(onError: (error: Error) => void) {
     this.#onError = onError;
-    this.sink = { deliver: (change) => this.#deliver(change), gap: () => this.#gap(), error: onError };
+    this.sink = {
+      deliver: (change) => this.#deliver(change),
+      supersede: (account, at) => this.#superseded(account, at),
+      gap: () => this.#gap(),
+      error: onError,
+    };
   }
 
   attach(transport: ChangeTransport): void {
@@ -122,8 +143,19 @@ export class LocalChangeBus implements ChangeBus {
 
   publish(change: FolderChange): void {
     // Forwarded first, so that other processes do not wait for this one's listeners.
-    this.#transport?.send(change);
+    this.#transport?.send({ kind: 'change', change });
     this.#deliver(change);
+  }
+
+  supersede(account: number, at: number): void {
+    this.#transport?.send({ kind: 'supersede', account, at });
+  }
+
+  onSupersede(listener: SupersedeListener): () => void {
+    this.#supersedeListeners.add(listener);
+    return () => {
+      this.#supersedeListeners.delete(listener);
+    };
   }
 
   subscribe(folders: readonly FolderRef[], options: SubscribeOptions, listener: ChangeListener): () => void {
@@ -172,6 +204,10 @@ export class LocalChangeBus implements ChangeBus {
       if (change.origin !== undefined && change.origin === subscriber.ignoreOrigin) continue;
       this.#call(() => subscriber.listener(change));
     }
+  }
+
+  #superseded(account: number, at: number): void {
+    for (const listener of [...this.#supersedeListeners]) this.#call(() => listener(account, at));
   }
 
   #gap(): void {

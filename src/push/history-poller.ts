@@ -11,6 +11,7 @@
 // already read its rows, wakes its subscribers twice: harmless, it costs a sync that finds nothing.
 
 import { folderKey, type ChangeTransport, type FolderChange, type TransportSink } from './bus.ts';
+import type { BusMessage } from './wire.ts';
 
 export interface HistoryChange extends FolderChange {
   seq: number;
@@ -65,8 +66,13 @@ export class HistoryPoller implements ChangeTransport {
     return poller;
   }
 
-  /** Nothing travels: this only notes what this process announced, so the poller skips it. */
-  send(change: FolderChange): void {
+  /**
+   * Nothing travels: this only notes the changes this process announced, so that the poller skips
+   * them. A supersede has no way to other processes here (on SQLite, one server process is usual).
+   */
+  send(message: BusMessage): void {
+    if (message.kind !== 'change') return;
+    const { change } = message;
     if (change.seq === undefined || change.seq <= this.#lastSeq) return;
     const identity = changeIdentity(change);
     if ((this.#announced.get(identity) ?? -Infinity) < change.seq) this.#announced.set(identity, change.seq);

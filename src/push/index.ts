@@ -10,8 +10,22 @@ import { RedisTransport } from './redis.ts';
 import { DEFAULT_CHANNEL } from './wire.ts';
 
 export { folderKey, originText } from './bus.ts';
-export type { ChangeBus, ChangeListener, FolderChange, FolderRef, SubscribeOptions } from './bus.ts';
+export type {
+  ChangeBus,
+  ChangeListener,
+  FolderChange,
+  FolderRef,
+  SubscribeOptions,
+  SupersedeListener,
+} from './bus.ts';
 export type { HistoryChange, HistoryPage, HistoryReader } from './history-poller.ts';
+export {
+  WaitingRequests,
+  type ClientConnection,
+  type Wake,
+  type WaitOptions,
+  type Waiter,
+} from './waiting.ts';
 
 export type ChangeBusKind =
   /** One process, nothing else writes: subscribers hear what this process publishes. */
@@ -78,14 +92,29 @@ export async function createChangeBus(options: ChangeBusOptions): Promise<Change
 /**
  * The bus a server runs with: Redis when it has a URL for it; otherwise LISTEN/NOTIFY on its
  * PostgreSQL database; otherwise (SQLite) the history poller over `readHistory`. A tool that writes
- * to a PostgreSQL database (an import) opens the same bus and publishes its changes; on SQLite the
- * servers' pollers find them in the history.
+ * to the store publishes on the bus of toolBusKindFor.
  */
 export function changeBusKindFor(
-  config: { database?: string; redisUrl?: string; pollIntervalMs?: number },
+  config: { database?: string; push: { bus?: string; channel: string; pollIntervalMs: number } },
   readHistory: HistoryReader,
 ): ChangeBusKind {
-  if (config.redisUrl !== undefined) return { kind: 'redis', url: config.redisUrl };
-  if (config.database !== undefined) return { kind: 'postgres', connectionString: config.database };
-  return { kind: 'poll', read: readHistory, intervalMs: config.pollIntervalMs };
+  const { bus, channel, pollIntervalMs } = config.push;
+  if (bus !== undefined) return { kind: 'redis', url: bus, channel };
+  if (config.database !== undefined) return { kind: 'postgres', connectionString: config.database, channel };
+  return { kind: 'poll', read: readHistory, intervalMs: pollIntervalMs };
+}
+
+/**
+ * The bus a tool that writes to the store (an import, the CLI) publishes on, so that the servers'
+ * waiting requests hear of its changes: the servers' own on Redis or PostgreSQL. On SQLite the
+ * servers find the changes in the history, and an in-process bus is all the tool needs.
+ */
+export function toolBusKindFor(config: {
+  database?: string;
+  push: { bus?: string; channel: string };
+}): ChangeBusKind {
+  const { bus, channel } = config.push;
+  if (bus !== undefined) return { kind: 'redis', url: bus, channel };
+  if (config.database !== undefined) return { kind: 'postgres', connectionString: config.database, channel };
+  return { kind: 'memory' };
 }

@@ -4,10 +4,10 @@
 // which skips its own payloads because it delivered them itself.
 
 import pg from 'pg';
-import type { ChangeTransport, FolderChange, TransportSink } from './bus.ts';
+import type { ChangeTransport, TransportSink } from './bus.ts';
 import { KeepConnected, type Backoff } from './keep-connected.ts';
 import { Outbox } from './outbox.ts';
-import { decodeChange, encodeChange } from './wire.ts';
+import { decodeMessage, encodeMessage, type BusMessage } from './wire.ts';
 
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes and more. */
 const MAX_PAYLOAD_BYTES = 7999;
@@ -22,7 +22,8 @@ export interface PostgresTransportOptions {
 }
 
 interface Listener {
-  client: pg.Client;
+  /** Sends a NOTIFY; one at a time, in order, as a pg client takes one query at a time. */
+  notify(payload: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,9 +40,7 @@ export class PostgresTransport implements ChangeTransport {
     this.#sink = sink;
     this.#outbox = new Outbox({
       connection: () => this.#listener?.current,
-      send: async (listener, payload) => {
-        await listener.client.query('SELECT pg_notify($1, $2)', [options.channel, payload]);
-      },
+      send: (listener, payload) => listener.notify(payload),
       error: sink.error,
     });
   }
@@ -70,10 +69,11 @@ export class PostgresTransport implements ChangeTransport {
     return transport;
   }
 
-  send(change: FolderChange): void {
-    const payload = encodeChange(this.#instanceId, change);
+  send(message: BusMessage): void {
+    const payload = encodeMessage(this.#instanceId, message);
     if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
-      this.#sink.error(new Error(`a change of folder ${change.folderId} is too long for a NOTIFY payload`));
+      const what = message.kind === 'change' ? `a change of folder ${message.change.folderId}` : 'a message';
+      this.#sink.error(new Error(`${what} is too long for a NOTIFY payload`));
       return;
     }
     this.#outbox.push(payload);
@@ -105,17 +105,28 @@ export class PostgresTransport implements ChangeTransport {
       await client.end().catch(() => {});
       throw error;
     }
-    return { client, close: () => client.end() };
+    let previous: Promise<unknown> = Promise.resolve();
+    const notify = (payload: string): Promise<void> => {
+      const sent = previous.then(async () => {
+        await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      });
+      previous = sent.catch(() => {});
+      return sent;
+    };
+    return { notify, close: () => client.end() };
   }
 
   #receive(payload: string): void {
-    const received = decodeChange(payload);
+    const received = decodeMessage(payload);
     if (received === undefined) {
       this.#sink.error(
-        new Error(`ignored a payload on channel ${this.#options.channel} that is not a change`),
+        new Error(`ignored a payload on channel ${this.#options.channel} that airsync did not send`),
       );
       return;
     }
-    if (received.source !== this.#instanceId) this.#sink.deliver(received.change);
+    if (received.source === this.#instanceId) return;
+    const { message } = received;
+    if (message.kind === 'change') this.#sink.deliver(message.change);
+    else this.#sink.supersede(message.account, message.at);
   }
 }

@@ -2,11 +2,11 @@
 // each process keeps two: one subscribed, one that publishes. Every subscriber receives each
 // message, the publisher included, which skips its own because it delivered them itself.
 
-import type { ChangeTransport, FolderChange, TransportSink } from './bus.ts';
+import type { ChangeTransport, TransportSink } from './bus.ts';
 import { KeepConnected, type Backoff } from './keep-connected.ts';
 import { Outbox } from './outbox.ts';
 import { RespConnection } from './resp.ts';
-import { decodeChange, encodeChange } from './wire.ts';
+import { decodeMessage, encodeMessage, type BusMessage } from './wire.ts';
 
 export interface RedisTransportOptions {
   /** redis://[[user]:password@]host[:port] */
@@ -70,8 +70,8 @@ export class RedisTransport implements ChangeTransport {
     return transport;
   }
 
-  send(change: FolderChange): void {
-    this.#outbox.push(encodeChange(this.#instanceId, change));
+  send(message: BusMessage): void {
+    this.#outbox.push(encodeMessage(this.#instanceId, message));
   }
 
   async close(): Promise<void> {
@@ -100,13 +100,16 @@ export class RedisTransport implements ChangeTransport {
   }
 
   #receive(payload: string): void {
-    const received = decodeChange(payload);
+    const received = decodeMessage(payload);
     if (received === undefined) {
       this.#sink.error(
-        new Error(`ignored a message on channel ${this.#options.channel} that is not a change`),
+        new Error(`ignored a message on channel ${this.#options.channel} that airsync did not send`),
       );
       return;
     }
-    if (received.source !== this.#instanceId) this.#sink.deliver(received.change);
+    if (received.source === this.#instanceId) return;
+    const { message } = received;
+    if (message.kind === 'change') this.#sink.deliver(message.change);
+    else this.#sink.supersede(message.account, message.at);
   }
 }

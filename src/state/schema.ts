@@ -6,9 +6,10 @@
 
 import type { ColumnType, Generated } from 'kysely';
 import type { PimStoreTables } from '../backends/store/schema.ts';
+import type { PushTables } from '../push/schema.ts';
 import type { SyncStateTables } from '../sync/schema.ts';
 
-export interface Tables extends PimStoreTables, SyncStateTables {
+export interface Tables extends PimStoreTables, SyncStateTables, PushTables {
   users: UsersTable;
   policies: PoliciesTable;
   devices: DevicesTable;

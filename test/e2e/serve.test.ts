@@ -95,7 +95,14 @@ describe('airsync serve', () => {
           version: line?.version,
           status: line?.status,
         },
-        { user: 'alice', deviceId, deviceType: 'iPhone', cmd: 'ResolveRecipients', version: '14.1', status: 501 },
+        {
+          user: 'alice',
+          deviceId,
+          deviceType: 'iPhone',
+          cmd: 'ResolveRecipients',
+          version: '14.1',
+          status: 501,
+        },
         queryForm,
       );
     }

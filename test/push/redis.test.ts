@@ -116,7 +116,19 @@ describe('change bus over Redis', () => {
     await admin.command(['PUBLISH', channel, 'not a change']);
     a.publish(inbox);
     await waitFor(() => inB.changes.length === 1, 'the change in B');
-    assert.match(errorsOfB[0]?.message ?? '', /not a change/);
+    assert.match(errorsOfB[0]?.message ?? '', /airsync did not send/);
+  });
+
+  test('a supersede reaches the other processes and not its own', async () => {
+    const inA: number[][] = [];
+    const inB: number[][] = [];
+    a.onSupersede((account, at) => inA.push([account, at]));
+    b.onSupersede((account, at) => inB.push([account, at]));
+    a.supersede(7, 1000);
+    b.supersede(9, 3000);
+    await waitFor(() => inA.length === 1 && inB.length === 1, 'both supersedes');
+    assert.deepEqual(inA, [[9, 3000]]);
+    assert.deepEqual(inB, [[7, 1000]]);
   });
 
   test('a bus that cannot connect at startup fails to open', async () => {

@@ -1,8 +1,8 @@
-// The payload a change travels in between processes.
+// The payload a message travels in between processes.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeChange, encodeChange } from '../../src/push/wire.ts';
+import { decodeMessage, encodeMessage } from '../../src/push/wire.ts';
 
 test('a change survives the trip with all its fields, and without the ones it lacks', () => {
   const full = {
@@ -13,9 +13,23 @@ test('a change survives the trip with all its fields, and without the ones it la
     hierarchy: true,
     seq: 41,
   };
-  assert.deepEqual(decodeChange(encodeChange('instance-a', full)), { source: 'instance-a', change: full });
+  assert.deepEqual(decodeMessage(encodeMessage('instance-a', { kind: 'change', change: full })), {
+    source: 'instance-a',
+    message: { kind: 'change', change: full },
+  });
   const bare = { userId: 3, backend: 'imap', folderId: 'INBOX' };
-  assert.deepEqual(decodeChange(encodeChange('instance-b', bare)), { source: 'instance-b', change: bare });
+  assert.deepEqual(decodeMessage(encodeMessage('instance-b', { kind: 'change', change: bare })), {
+    source: 'instance-b',
+    message: { kind: 'change', change: bare },
+  });
+});
+
+test('a supersede survives the trip', () => {
+  const supersede = { kind: 'supersede', account: 12, at: 1_767_225_600_000 } as const;
+  assert.deepEqual(decodeMessage(encodeMessage('instance-a', supersede)), {
+    source: 'instance-a',
+    message: supersede,
+  });
 });
 
 test('anything else on the channel decodes as undefined', () => {
@@ -32,12 +46,18 @@ test('anything else on the channel decodes as undefined', () => {
     '{"source":"a","userId":1,"backend":"store","folderId":"x","origin":5}',
     '{"source":"a","userId":1,"backend":"store","folderId":"x","hierarchy":"yes"}',
     '{"source":"a","userId":1,"backend":"store","folderId":"x","seq":"12"}',
+    '{"source":"a","supersede":"12","at":1}',
+    '{"source":"a","supersede":null,"at":1}',
+    '{"source":"a","supersede":12}',
   ]) {
-    assert.equal(decodeChange(payload), undefined, payload);
+    assert.equal(decodeMessage(payload), undefined, payload);
   }
 });
 
 test('fields it does not know are left behind', () => {
-  const decoded = decodeChange('{"source":"a","userId":1,"backend":"store","folderId":"x","extra":true}');
-  assert.deepEqual(decoded, { source: 'a', change: { userId: 1, backend: 'store', folderId: 'x' } });
+  const decoded = decodeMessage('{"source":"a","userId":1,"backend":"store","folderId":"x","extra":true}');
+  assert.deepEqual(decoded, {
+    source: 'a',
+    message: { kind: 'change', change: { userId: 1, backend: 'store', folderId: 'x' } },
+  });
 });

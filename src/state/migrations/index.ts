@@ -6,6 +6,7 @@ import * as devices from './0002-devices.ts';
 import * as settings from './0003-settings.ts';
 import * as pimStore from './0004-pim-store.ts';
 import * as syncState from './0005-sync-state.ts';
+import * as push from './0006-push.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-users': users,
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0003-settings': settings,
   '0004-pim-store': pimStore,
   '0005-sync-state': syncState,
+  '0006-push': push,
 };
