@@ -104,7 +104,7 @@ interface PendingChange {
   committed: number | undefined;
   /** The devices still to answer, and the answers in before the commit time was known. */
   waiting: Set<number>;
-  early: { index: number; at: number }[];
+  early: number[];
 }
 
 const monoNow = () => Number(process.hrtime.bigint()) / 1e6;
@@ -128,7 +128,7 @@ export async function runRound(fleet: Fleet, target: Target, options: RoundOptio
   const resolveIfDone = (user: number, change: PendingChange) => {
     if (change.committed === undefined) return;
     lastChange.set(user, change.committed);
-    for (const { at } of change.early) latencies.push(at - change.committed);
+    for (const at of change.early) latencies.push(at - change.committed);
     change.early = [];
     if (change.waiting.size === 0) pending.delete(user);
   };
@@ -151,7 +151,7 @@ export async function runRound(fleet: Fleet, target: Target, options: RoundOptio
       if (event.status === 2 && change?.waiting.has(event.index)) {
         change.waiting.delete(event.index);
         const at = target.clock === 'mono' ? event.mono : event.wall;
-        if (change.committed === undefined) change.early.push({ index: event.index, at });
+        if (change.committed === undefined) change.early.push(at);
         else latencies.push(at - change.committed);
         resolveIfDone(user, change);
       } else if (event.status === 1) {
