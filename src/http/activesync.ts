@@ -134,6 +134,9 @@ export function activeSyncRoutes(app: FastifyInstance, options: ActiveSyncOption
       const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined;
       const mime = body !== undefined && mediaType(request) === MIME_MEDIA_TYPE ? body : undefined;
       const tree = body !== undefined && mime === undefined ? decodeBody(body, config) : undefined;
+      // A request that waits (Ping, Sync) would otherwise keep its body, and with it the pooled
+      // buffer block it was cut from, alive for its whole heartbeat; the tree keeps what it needs.
+      if (tree !== undefined) request.body = undefined;
       request.protocolBodies = { request: tree ?? mime };
       const publicHost =
         config.publicUrl === undefined ? request.hostname : new URL(config.publicUrl).hostname;

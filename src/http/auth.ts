@@ -37,6 +37,8 @@ export function accountName(login: string): string {
 
 export class Authenticator {
   private readonly verified: VerifiedCredentials;
+  /** Password checks in progress, by cache key. */
+  private readonly checking = new Map<string, Promise<User | undefined>>();
   private readonly throttle: LoginThrottle;
 
   constructor(
@@ -66,7 +68,7 @@ export class Authenticator {
     const cacheKey = this.verified.key(name, credentials.password);
     let user = this.verified.get(cacheKey);
     if (user === undefined) {
-      user = await this.directory.verify(name, credentials.password);
+      user = await this.verifyOnce(cacheKey, name, credentials.password);
       if (user === undefined) {
         const nowBlockedMs = await this.throttle.recordFailure(name, address);
         if (nowBlockedMs > 0) throw throttled(name, address, nowBlockedMs);
@@ -76,6 +78,19 @@ export class Authenticator {
     }
     await this.throttle.recordSuccess(name, address);
     return user;
+  }
+
+  /**
+   * One password hash check per credentials at a time: the devices of one user reconnecting
+   * together (after a restart, say) share the check in progress instead of each running argon2.
+   */
+  private verifyOnce(cacheKey: string, name: string, password: string): Promise<User | undefined> {
+    let check = this.checking.get(cacheKey);
+    if (check === undefined) {
+      check = this.directory.verify(name, password).finally(() => this.checking.delete(cacheKey));
+      this.checking.set(cacheKey, check);
+    }
+    return check;
   }
 }
 

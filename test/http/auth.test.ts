@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { accountName, parseBasicAuthorization } from '../../src/http/auth.ts';
+import { loadConfig } from '../../src/config.ts';
+import { Authenticator, accountName, parseBasicAuthorization } from '../../src/http/auth.ts';
 import { ALICE, BOB, basic, send, startHarness, type Harness } from './harness.ts';
 
 const OPTIONS_URL = '/Microsoft-Server-ActiveSync';
@@ -72,6 +73,25 @@ test('with a TTL of 0 every request verifies', async () => {
   } finally {
     await harness.close();
   }
+});
+
+test('requests arriving together with the same credentials share one password check', async () => {
+  let verifications = 0;
+  const bob = { id: 2, name: 'bob', admin: false, createdAt: '2026-01-01T00:00:00.000Z' };
+  const authenticator = new Authenticator(
+    {
+      verify: async (_name, password) => {
+        verifications++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return password === 'secret' ? bob : undefined;
+      },
+    },
+    loadConfig({ overrides: { auth: { cacheTtlSeconds: 0 } } }).auth,
+  );
+  const credentials = { login: 'bob', password: 'secret' };
+  const users = await Promise.all([1, 2, 3].map(() => authenticator.authenticate(credentials, '192.0.2.1')));
+  assert.deepEqual(users, [bob, bob, bob]);
+  assert.equal(verifications, 1);
 });
 
 describe('throttling failed logins', () => {
